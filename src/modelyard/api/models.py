@@ -1,0 +1,125 @@
+"""GET /models (OpenRouter's schema, with OpenAI's `object`/`owned_by` so both SDKs accept
+it), GET /models/{id}, and GET /models/{author}/{slug}/endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelyard.catalog.catalog import Endpoint, Model
+from modelyard.gateway.errors import NotFound
+from modelyard.gateway.gateway import Gateway
+
+
+def _json(payload: Any) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def architecture(model: Model) -> dict[str, Any]:
+    return {
+        "modality": "+".join(model.input_modalities) + "->" + "+".join(model.output_modalities),
+        "input_modalities": model.input_modalities,
+        "output_modalities": model.output_modalities,
+        "tokenizer": model.tokenizer,
+        "instruct_type": model.instruct_type,
+    }
+
+
+def model_payload(model: Model) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "object": "model",
+        "owned_by": model.author,
+        "canonical_slug": model.canonical_slug,
+        "hugging_face_id": model.hugging_face_id or None,
+        "name": model.name,
+        "created": model.created,
+        "description": model.description,
+        "context_length": model.context_length,
+        "architecture": architecture(model),
+        "pricing": model.pricing.as_strings(),
+        "top_provider": {
+            "context_length": model.context_length,
+            "max_completion_tokens": model.max_completion_tokens,
+            "is_moderated": model.moderated,
+        },
+        "per_request_limits": None,
+        "supported_parameters": model.supported_parameters,
+        "default_parameters": dict(model.default_params),
+    }
+
+
+async def list_models(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    query = request.query_params
+    wanted_out = {m for m in query.get("output_modalities", "").split(",") if m}
+    wanted_params = {p for p in query.get("supported_parameters", "").split(",") if p}
+    data = []
+    for model in gateway.catalog:
+        if wanted_out and "all" not in wanted_out and not wanted_out & set(model.output_modalities):
+            continue
+        if wanted_params and not wanted_params <= set(model.supported_parameters):
+            continue
+        data.append(model_payload(model))
+    return _json({"object": "list", "data": data})
+
+
+def _model_or_404(gateway: Gateway, model_id: str) -> Model:
+    model = gateway.catalog.get(model_id)
+    if model is None:
+        raise NotFound(f"Model {model_id!r} not found", param="model", code="model_not_found")
+    return model
+
+
+async def get_model(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    return _json(model_payload(_model_or_404(gateway, request.path_params["model_id"])))
+
+
+def endpoint_payload(gateway: Gateway, model: Model, endpoint: Endpoint) -> dict[str, Any]:
+    provider = gateway.providers.get(endpoint.provider)
+    provider_name = provider.name if provider else endpoint.provider
+    stats = gateway.health.stats(model.id, endpoint.provider)
+    uptime = round(stats.uptime * 100, 2) if stats.uptime is not None else None
+    latency = stats.latency_p50_ms / 1000 if stats.latency_p50_ms is not None else None
+    return {
+        "name": f"{provider_name} | {model.id}",
+        "model_id": model.id,
+        "model_name": model.name,
+        "provider_name": provider_name,
+        "tag": endpoint.provider,
+        "context_length": endpoint.context_length,
+        "max_completion_tokens": endpoint.max_completion_tokens,
+        "max_prompt_tokens": None,
+        "quantization": endpoint.quantization,
+        "pricing": endpoint.pricing.as_strings(),
+        "supported_parameters": endpoint.supported_parameters,
+        "supports_implicit_caching": endpoint.provider in {"local", "openai", "openrouter"},
+        "status": 0 if endpoint.provider in gateway.enabled else -10,
+        "uptime_last_5m": uptime,
+        "uptime_last_30m": uptime,
+        "uptime_last_1d": uptime,
+        "latency_last_30m": {"p50": latency} if latency is not None else None,
+        "throughput_last_30m": None,
+    }
+
+
+async def model_endpoints(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    model_id = f"{request.path_params['author']}/{request.path_params['slug']}"
+    model = _model_or_404(gateway, model_id)
+    return _json(
+        {
+            "data": {
+                "id": model.id,
+                "name": model.name,
+                "created": model.created,
+                "description": model.description,
+                "architecture": architecture(model),
+                "endpoints": [endpoint_payload(gateway, model, e) for e in model.endpoints],
+            }
+        }
+    )

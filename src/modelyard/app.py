@@ -1,0 +1,96 @@
+"""Builds the ASGI app and wires the lifespan: one Gateway per process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from modelyard.api.auth import Authenticator
+from modelyard.api.chat import chat_completions
+from modelyard.api.errors import (
+    gateway_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+)
+from modelyard.api.models import get_model, list_models, model_endpoints
+from modelyard.config import Settings, load_settings
+from modelyard.gateway.errors import GatewayError
+from modelyard.gateway.gateway import Gateway
+from modelyard.gateway.generation import Generation
+
+logger = logging.getLogger("modelyard")
+
+API_PREFIXES = ("/api/v1", "/v1")
+
+
+async def health(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _routes() -> list[Route]:
+    routes: list[Route] = [Route("/health", health)]
+    for prefix in API_PREFIXES:
+        routes += [
+            Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
+            Route(f"{prefix}/models", list_models, methods=["GET"]),
+            Route(
+                f"{prefix}/models/{{author}}/{{slug}}/endpoints", model_endpoints, methods=["GET"]
+            ),
+            Route(f"{prefix}/models/{{model_id:path}}", get_model, methods=["GET"]),
+        ]
+    return routes
+
+
+def _log_generation(generation: Generation) -> None:
+    """The end-of-generation hook; the accounts room records here."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "generation %s model=%s provider=%s finish=%s cancelled=%s usage=%s",
+            generation.id,
+            generation.model.id if generation.model else generation.plan.requested,
+            generation.provider_name,
+            generation.finish.reason if generation.finish else None,
+            generation.cancelled,
+            generation.usage,
+        )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    gateway = Gateway(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not settings.api_keys:
+            logger.warning(
+                "no API keys are configured: the gateway is open to anyone who can reach "
+                "%s:%s (set MODELYARD_API_KEYS to require a key)",
+                settings.host,
+                settings.port,
+            )
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.aclose()
+
+    app = Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            GatewayError: gateway_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.gateway = gateway
+    app.state.auth = Authenticator(settings.api_keys)
+    app.state.on_generation_end = _log_generation
+    return app

@@ -1,0 +1,186 @@
+"""The model catalog: models, their endpoints at providers, and their prices.
+
+The data lives in models.toml (prices in USD per 1M tokens, as humans write them) and in
+the operator's config file; here it becomes typed objects with per-token prices, which is
+what cost accounting and OpenRouter's `/models` schema both want.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+PER_MILLION = Decimal(1_000_000)
+# Prices given per token in OpenRouter's schema; the rest (request, image...) are per unit.
+TOKEN_PRICES = {
+    "prompt",
+    "completion",
+    "input_cache_read",
+    "input_cache_write",
+    "internal_reasoning",
+    "image_token",
+    "audio",
+    "image_output",
+}
+
+
+@dataclass(slots=True)
+class Pricing:
+    """USD prices: per token for token dimensions, per unit for request/image/web_search."""
+
+    values: dict[str, Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> Pricing:
+        values = {}
+        for key, raw in table.items():
+            amount = Decimal(str(raw))
+            values[key] = amount / PER_MILLION if key in TOKEN_PRICES else amount
+        return cls(values)
+
+    def get(self, key: str) -> Decimal:
+        return self.values.get(key, Decimal(0))
+
+    @property
+    def is_free(self) -> bool:
+        return all(v == 0 for v in self.values.values())
+
+    def as_strings(self) -> dict[str, str]:
+        """OpenRouter's shape: USD per token as decimal strings, always prompt and completion."""
+        out = {"prompt": "0", "completion": "0"}
+        for key, value in self.values.items():
+            out[key] = _decimal_str(value)
+        return out
+
+
+def _decimal_str(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """One provider's offer of a model."""
+
+    provider: str
+    model: str  # the provider's own model id
+    context_length: int
+    max_completion_tokens: int | None
+    pricing: Pricing
+    quantization: str = "unknown"
+    supported_parameters: list[str] = field(default_factory=list)
+    data_policy: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Model:
+    id: str
+    name: str
+    description: str
+    created: int
+    context_length: int
+    max_completion_tokens: int | None
+    input_modalities: list[str]
+    output_modalities: list[str]
+    tokenizer: str
+    instruct_type: str | None
+    pricing: Pricing
+    supported_parameters: list[str]
+    endpoints: list[Endpoint]
+    canonical_slug: str = ""
+    hugging_face_id: str = ""
+    moderated: bool = False
+    variant_of: str | None = None
+    default_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def author(self) -> str:
+        return self.id.split("/", 1)[0]
+
+
+def _created(value: Any) -> int:
+    if isinstance(value, dt.datetime):
+        return int(value.replace(tzinfo=value.tzinfo or dt.UTC).timestamp())
+    if isinstance(value, dt.date):
+        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
+    if isinstance(value, int | float):
+        return int(value)
+    return 0
+
+
+def model_from_table(table: dict[str, Any]) -> Model:
+    """Build a Model from one [[models]] table; a KeyError names a missing field."""
+    for required in ("id", "context_length"):
+        if required not in table:
+            raise ValueError(f"catalog model {table.get('id', '?')!r} lacks {required!r}")
+    pricing = Pricing.from_table(table.get("pricing", {}))
+    params = list(table.get("supported_parameters", []))
+    max_out = table.get("max_completion_tokens")
+    endpoints = [
+        Endpoint(
+            provider=e["provider"],
+            model=e.get("model", table["id"]),
+            context_length=int(e.get("context_length", table["context_length"])),
+            max_completion_tokens=e.get("max_completion_tokens", max_out),
+            pricing=Pricing.from_table(e["pricing"]) if "pricing" in e else pricing,
+            quantization=e.get("quantization", "unknown"),
+            supported_parameters=list(e.get("supported_parameters", params)),
+            data_policy=dict(e.get("data_policy", {})),
+        )
+        for e in table.get("endpoints", [])
+    ]
+    return Model(
+        id=table["id"],
+        name=table.get("name", table["id"]),
+        description=table.get("description", "").strip(),
+        created=_created(table.get("released", 0)),
+        context_length=int(table["context_length"]),
+        max_completion_tokens=max_out,
+        input_modalities=list(table.get("input_modalities", ["text"])),
+        output_modalities=list(table.get("output_modalities", ["text"])),
+        tokenizer=table.get("tokenizer", "Other"),
+        instruct_type=table.get("instruct_type") or None,
+        pricing=pricing,
+        supported_parameters=params,
+        endpoints=endpoints,
+        canonical_slug=table.get("canonical_slug", table["id"]),
+        hugging_face_id=table.get("hugging_face_id", ""),
+        moderated=bool(table.get("moderated", False)),
+        variant_of=table.get("variant_of"),
+        default_params=dict(table.get("default_params", {})),
+    )
+
+
+class Catalog:
+    """Models by id, in catalog order."""
+
+    def __init__(self, models: list[Model]) -> None:
+        self.models: dict[str, Model] = {}
+        for model in models:
+            self.models[model.id] = model
+
+    def get(self, model_id: str) -> Model | None:
+        return self.models.get(model_id)
+
+    def __iter__(self):
+        return iter(self.models.values())
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+
+def builtin_tables() -> list[dict[str, Any]]:
+    text = resources.files("modelyard.catalog").joinpath("models.toml").read_text()
+    return tomllib.loads(text)["models"]
+
+
+def load_catalog(extra: list[dict[str, Any]] | None = None) -> Catalog:
+    """The built-in catalog plus operator entries; an operator entry replaces a built-in id."""
+    tables = {t["id"]: t for t in builtin_tables()}
+    for table in extra or []:
+        tables[table["id"]] = table
+    return Catalog([model_from_table(t) for t in tables.values()])

@@ -1,0 +1,180 @@
+"""One typed settings object, read from an optional TOML file and the environment.
+
+The environment wins over the file so that a container or CI can override any deployment
+file without editing it. Secrets (API keys) are held here and nowhere else; `repr` hides them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Upstreams enabled by an API key in the environment: slug -> (key var, base URL var, default).
+KNOWN_UPSTREAMS: dict[str, tuple[str, str, str, str]] = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1", "OpenAI"),
+    "openrouter": (
+        "OPENROUTER_API_KEY",
+        "OPENROUTER_BASE_URL",
+        "https://openrouter.ai/api/v1",
+        "OpenRouter",
+    ),
+    "aimlapi": ("AIMLAPI_API_KEY", "AIMLAPI_BASE_URL", "https://api.aimlapi.com/v1", "AIML API"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+@dataclass(slots=True)
+class UpstreamConfig:
+    """One OpenAI-compatible upstream provider."""
+
+    slug: str
+    base_url: str
+    api_key: str = field(default="", repr=False)
+    name: str = ""
+    connect_timeout: float = 10.0
+    # Time allowed between two reads (first byte included); generous for slow reasoning models.
+    read_timeout: float = 300.0
+    max_connections: int = 256
+
+
+@dataclass(slots=True)
+class LocalModelConfig:
+    """A GGUF file served by the embedded engine."""
+
+    id: str
+    path: str
+    name: str = ""
+    context_length: int = 8192
+    description: str = ""
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Embedded llama.cpp engine settings."""
+
+    enabled: bool = True
+    slots: int = 4
+    threads: int = 0  # 0: all cores
+    preload: bool = True
+
+
+@dataclass(slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    api_keys: list[str] = field(default_factory=list, repr=False)
+    insecure_no_auth: bool = False
+    max_body_bytes: int = 8 * 1024 * 1024
+    # While no token has arrived, an SSE comment is sent this often so proxies keep the line.
+    keepalive_seconds: float = 2.0
+    log_level: str = "info"
+    upstreams: dict[str, UpstreamConfig] = field(default_factory=dict)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    local_models: list[LocalModelConfig] = field(default_factory=list)
+    # Extra catalog entries, in the same shape as catalog/models.toml's [[models]].
+    extra_models: list[dict[str, Any]] = field(default_factory=list)
+    config_file: str | None = None
+
+
+def _as_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _upstream_from_table(slug: str, table: dict[str, Any]) -> UpstreamConfig:
+    if "base_url" not in table:
+        raise ConfigError(f"providers.{slug}.base_url is required")
+    api_key = table.get("api_key", "")
+    if env_name := table.get("api_key_env"):
+        api_key = os.environ.get(env_name, "")
+    return UpstreamConfig(
+        slug=slug,
+        base_url=str(table["base_url"]).rstrip("/"),
+        api_key=api_key,
+        name=table.get("name", slug),
+        connect_timeout=float(table.get("connect_timeout", 10.0)),
+        read_timeout=float(table.get("read_timeout", 300.0)),
+        max_connections=int(table.get("max_connections", 256)),
+    )
+
+
+def load_settings(config_file: str | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Build the settings from `config_file` (TOML) and then the environment."""
+    env = dict(os.environ if env is None else env)
+    config_file = config_file or env.get("MODELYARD_CONFIG") or None
+    data: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+    server = data.get("server", {})
+    settings = Settings(
+        host=server.get("host", "127.0.0.1"),
+        port=int(server.get("port", 8080)),
+        workers=int(server.get("workers", 1)),
+        api_keys=list(server.get("api_keys", [])),
+        max_body_bytes=int(server.get("max_body_bytes", 8 * 1024 * 1024)),
+        keepalive_seconds=float(server.get("keepalive_seconds", 2.0)),
+        log_level=str(server.get("log_level", "info")),
+        config_file=config_file,
+    )
+    engine = data.get("engine", {})
+    settings.engine = EngineConfig(
+        enabled=bool(engine.get("enabled", True)),
+        slots=int(engine.get("slots", 4)),
+        threads=int(engine.get("threads", 0)),
+        preload=bool(engine.get("preload", True)),
+    )
+    for item in data.get("local_models", []):
+        if "id" not in item or "path" not in item:
+            raise ConfigError("each [[local_models]] needs an id and a path")
+        settings.local_models.append(
+            LocalModelConfig(
+                id=item["id"],
+                path=item["path"],
+                name=item.get("name", ""),
+                context_length=int(item.get("context_length", 8192)),
+                description=item.get("description", ""),
+            )
+        )
+    settings.extra_models = list(data.get("models", []))
+    for slug, table in data.get("providers", {}).items():
+        settings.upstreams[slug] = _upstream_from_table(slug, table)
+
+    # The environment.
+    for slug, (key_var, url_var, default_url, name) in KNOWN_UPSTREAMS.items():
+        if key := env.get(key_var):
+            base = env.get(url_var) or (
+                settings.upstreams[slug].base_url if slug in settings.upstreams else default_url
+            )
+            settings.upstreams[slug] = UpstreamConfig(
+                slug=slug, base_url=base.rstrip("/"), api_key=key, name=name
+            )
+        elif slug in settings.upstreams and not settings.upstreams[slug].name:
+            settings.upstreams[slug].name = name
+    if keys := env.get("MODELYARD_API_KEYS"):
+        settings.api_keys = [k.strip() for k in keys.split(",") if k.strip()]
+    if host := env.get("MODELYARD_HOST"):
+        settings.host = host
+    if port := env.get("MODELYARD_PORT"):
+        settings.port = int(port)
+    if "MODELYARD_ENGINE" in env:
+        settings.engine.enabled = _as_bool(env["MODELYARD_ENGINE"])
+    if slots := env.get("MODELYARD_ENGINE_SLOTS"):
+        settings.engine.slots = int(slots)
+    if level := env.get("MODELYARD_LOG_LEVEL"):
+        settings.log_level = level
+    if "MODELYARD_INSECURE_NO_AUTH" in env:
+        settings.insecure_no_auth = _as_bool(env["MODELYARD_INSECURE_NO_AUTH"])
+    return settings

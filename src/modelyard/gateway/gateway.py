@@ -1,0 +1,103 @@
+"""The gateway: catalog, providers and health, built once per process from the settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from modelyard.catalog.catalog import Catalog, load_catalog
+from modelyard.config import KNOWN_UPSTREAMS, LocalModelConfig, Settings
+from modelyard.gateway.planner import Plan, plan_chat
+from modelyard.providers.base import Provider
+from modelyard.providers.local.engine import (
+    DEFAULT_ENGINE_MODEL,
+    DEFAULT_MODEL_ID,
+    LocalProvider,
+    default_gguf_path,
+)
+from modelyard.providers.openai_compat import OpenAICompatProvider
+from modelyard.stats.health import Health
+
+logger = logging.getLogger("modelyard")
+
+
+def local_models(settings: Settings) -> list[LocalModelConfig]:
+    """The shipped default model (when its wheel is installed) plus operator GGUFs."""
+    models = list(settings.local_models)
+    path = default_gguf_path()
+    if path is not None and all(m.id != DEFAULT_MODEL_ID for m in models):
+        models.insert(0, LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)))
+    return models
+
+
+def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name or model.id,
+        "description": model.description or f"{model.id}, served by the embedded engine.",
+        "context_length": model.context_length,
+        "max_completion_tokens": model.context_length,
+        "tokenizer": "Other",
+        "supported_parameters": [
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "top_k",
+            "min_p",
+            "stop",
+            "seed",
+            "frequency_penalty",
+            "presence_penalty",
+            "repetition_penalty",
+            "logit_bias",
+            "logprobs",
+            "top_logprobs",
+        ],
+        "endpoints": [{"provider": "local", "model": model.id, "quantization": "unknown"}],
+    }
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.providers: dict[str, Provider] = {}
+        self.disabled_reason: dict[str, str] = {}
+        extra = list(settings.extra_models)
+        locals_ = local_models(settings) if settings.engine.enabled else []
+        for model in locals_:
+            if model.id != DEFAULT_MODEL_ID:
+                extra.append(_catalog_entry(model))
+        self.catalog: Catalog = load_catalog(extra)
+        if locals_:
+            self.providers["local"] = LocalProvider(settings.engine, locals_)
+        else:
+            self.disabled_reason["local"] = (
+                "the embedded engine is disabled"
+                if not settings.engine.enabled
+                else "no local model is installed"
+            )
+        for slug, upstream in settings.upstreams.items():
+            self.providers[slug] = OpenAICompatProvider(upstream)
+        for slug, (key_var, *_rest) in KNOWN_UPSTREAMS.items():
+            if slug not in self.providers:
+                self.disabled_reason[slug] = f"provider is not configured (set {key_var})"
+        self.health = Health()
+        self.enabled = set(self.providers)
+
+    async def start(self) -> None:
+        for provider in self.providers.values():
+            await provider.start()
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+
+    def plan(self, raw: dict[str, Any]) -> Plan:
+        return plan_chat(raw, self.catalog, self.enabled, self.disabled_reason)
+
+    def served_models(self) -> list[str]:
+        """Model ids with at least one configured endpoint."""
+        return [m.id for m in self.catalog if any(e.provider in self.enabled for e in m.endpoints)]
+
+
+__all__ = ["DEFAULT_ENGINE_MODEL", "Gateway"]

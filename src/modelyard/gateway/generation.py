@@ -1,0 +1,183 @@
+"""One generation: attempts with fallback before the first event, then accounting.
+
+Fallback happens only while nothing has reached the client: once a provider has yielded
+its first event the generation is bound to it, and a later failure ends the stream.
+Whatever way the generation ends (finish, error, client gone), `finally` settles usage,
+cost and the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from modelyard.catalog.catalog import Endpoint, Model
+from modelyard.gateway.cost import Cost, cost_of
+from modelyard.gateway.errors import GatewayError, NoEndpoint, ProviderError
+from modelyard.gateway.events import (
+    Event,
+    Finish,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from modelyard.gateway.ids import generation_id
+from modelyard.gateway.planner import Plan
+from modelyard.providers.base import ProviderRequest
+
+if TYPE_CHECKING:
+    from modelyard.gateway.gateway import Gateway
+
+logger = logging.getLogger("modelyard.gateway")
+
+
+@dataclass(slots=True)
+class Generation:
+    """What is known of one request, filled in as it runs; the record is made from it."""
+
+    plan: Plan
+    stream: bool
+    app: dict[str, str] = field(default_factory=dict)
+    id: str = field(default_factory=generation_id)
+    created: int = field(default_factory=lambda: int(time.time()))
+    started_at: float = field(default_factory=time.perf_counter)
+    model: Model | None = None
+    endpoint: Endpoint | None = None
+    provider_name: str = ""
+    usage: Usage | None = None
+    finish: Finish | None = None
+    error: GatewayError | StreamError | None = None
+    first_token_at: float | None = None
+    ended_at: float | None = None
+    cancelled: bool = False
+    cost: Cost | None = None
+    output_chars: int = 0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.first_token_at is None:
+            return None
+        return (self.first_token_at - self.started_at) * 1000
+
+    @property
+    def generation_ms(self) -> float | None:
+        if self.ended_at is None or self.first_token_at is None:
+            return None
+        return (self.ended_at - self.first_token_at) * 1000
+
+
+def _estimated_usage(generation: Generation) -> Usage:
+    """A rough count (4 characters a token) when the upstream reported none."""
+    prompt_chars = sum(len(str(m.get("content") or "")) for m in _messages(generation))
+    return Usage(
+        prompt_tokens=max(1, prompt_chars // 4),
+        completion_tokens=(generation.output_chars + 3) // 4,
+    )
+
+
+def _messages(generation: Generation) -> list[dict[str, Any]]:
+    if not generation.plan.attempts:
+        return []
+    return generation.plan.attempts[0].body.get("messages") or []
+
+
+async def run_generation(
+    gateway: Gateway,
+    generation: Generation,
+    on_end: Callable[[Generation], None] | None = None,
+) -> AsyncIterator[Event]:
+    """Yield the events of the first endpoint that starts; raise before the first event
+    if none can (the last provider error, or a 503 listing every failure)."""
+    failures: list[ProviderError] = []
+    try:
+        for attempt in generation.plan.attempts:
+            provider = gateway.providers[attempt.endpoint.provider]
+            request = ProviderRequest(attempt.endpoint.model, attempt.body, generation.stream)
+            attempt_started = time.perf_counter()
+            async with aclosing(provider.generate(request)) as events:
+                try:
+                    first = await anext(events)
+                except ProviderError as exc:
+                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
+                    generation.attempts.append(
+                        {"provider": provider.name, "model": attempt.model.id, "status": exc.status}
+                    )
+                    failures.append(exc)
+                    logger.info(
+                        "attempt failed: %s at %s: %s", attempt.model.id, provider.slug, exc
+                    )
+                    if not exc.retryable:
+                        raise
+                    continue
+                except StopAsyncIteration:
+                    failures.append(
+                        ProviderError(f"{provider.name} returned nothing", provider=provider.name)
+                    )
+                    continue
+                generation.model = attempt.model
+                generation.endpoint = attempt.endpoint
+                generation.provider_name = provider.name
+                generation.first_token_at = time.perf_counter()
+                generation.attempts.append(
+                    {"provider": provider.name, "model": attempt.model.id, "status": 200}
+                )
+                gateway.health.success(
+                    attempt.model.id,
+                    attempt.endpoint.provider,
+                    generation.first_token_at - attempt_started,
+                )
+                event: Event | None = first
+                while event is not None:
+                    _observe(generation, event)
+                    yield event
+                    event = await anext(events, None)
+                return
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise NoEndpoint(
+                "Every endpoint failed: " + "; ".join(f.message for f in failures),
+                status=failures[-1].status if failures[-1].status != 400 else 502,
+                metadata={"attempts": [f.metadata for f in failures]},
+            )
+    except GatewayError as exc:
+        generation.error = exc
+        raise
+    except BaseException:
+        # GeneratorExit / CancelledError: the client went away mid-generation.
+        if generation.finish is None and generation.error is None:
+            generation.cancelled = True
+        raise
+    finally:
+        _settle(generation)
+        if on_end is not None:
+            on_end(generation)
+
+
+def _observe(generation: Generation, event: Event) -> None:
+    if isinstance(event, TextDelta | ReasoningDelta):
+        generation.output_chars += len(event.text)
+    elif isinstance(event, ToolCallDelta):
+        generation.output_chars += len(event.arguments) + len(event.name or "")
+    elif isinstance(event, Usage):
+        generation.usage = event
+    elif isinstance(event, Finish):
+        generation.finish = event
+    elif isinstance(event, StreamError):
+        generation.error = event
+
+
+def _settle(generation: Generation) -> None:
+    generation.ended_at = time.perf_counter()
+    if generation.endpoint is None:
+        return
+    if generation.usage is None:
+        generation.usage = _estimated_usage(generation)
+    generation.cost = cost_of(generation.usage, generation.endpoint.pricing)

