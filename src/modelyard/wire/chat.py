@@ -116,6 +116,7 @@ class ToolMessage(Struct, tag_field="role", tag="tool"):
 Message = SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage
 
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 
 
 class FunctionDef(Struct):
@@ -253,9 +254,13 @@ def validation_error(exc: msgspec.ValidationError) -> BadRequest:
     text = str(exc)
     message, _, where = text.rpartition(" - at ")
     if not message:
-        return BadRequest(f"Invalid request: {text}")
+        message, where = text, "$"
     param = _param(where.strip("`"))
-    return BadRequest(f"Invalid request: {param}: {message}", param=param)
+    missing = MISSING_FIELD.match(message)
+    if missing:
+        param = f"{param}.{missing.group(1)}" if param else missing.group(1)
+        return BadRequest(f"Invalid request: {param} is required", param=param)
+    return BadRequest(f"Invalid request: {param}: {message}", param=param or None)
 
 
 def parse_chat_request(raw: Any) -> ChatRequest:

@@ -1,0 +1,181 @@
+"""A scripted OpenAI-compatible upstream: a real aiohttp server on loopback, in a thread.
+
+The upstream model id picks the behaviour (normal, slow, error500, badjson, cut, hang...),
+and every request body it receives is kept for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from typing import Any
+
+from aiohttp import web
+
+SECRET_ECHO = "Incorrect API key provided: {key}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    payload = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+USAGE = {
+    "prompt_tokens": 1000,
+    "completion_tokens": 500,
+    "total_tokens": 1500,
+    "prompt_tokens_details": {"cached_tokens": 200},
+    "completion_tokens_details": {"reasoning_tokens": 0},
+}
+TEXT = ["Hello", " from", " the", " mock", "."]
+
+
+class MockUpstream:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.cancelled: list[str] = []
+        self.completed: list[str] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> MockUpstream:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.handle)
+        runner = web.AppRunner(app, handle_signals=False)
+        self._loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        self._loop.run_until_complete(site.start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def received(self, model: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("model") == model]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        model = body.get("model", "")
+        stream = bool(body.get("stream"))
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if model == "error500":
+            return web.json_response(
+                {"error": {"message": SECRET_ECHO.format(key=key), "code": "boom"}}, status=500
+            )
+        if model == "error429":
+            return web.json_response({"error": {"message": "slow down"}}, status=429)
+        if model == "error400":
+            return web.json_response({"error": {"message": "context too long"}}, status=400)
+        if model == "hang":
+            await asyncio.sleep(3600)
+        if model == "slow":
+            await asyncio.sleep(1.0)
+        if model == "badjson":
+            if stream:
+                response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+                await response.prepare(request)
+                await response.write(_chunk(model, {"role": "assistant", "content": "Hi"}))
+                await response.write(b"data: {not json\n\n")
+                return response
+            return web.Response(text="<html>not json{", content_type="application/json")
+        if not stream:
+            return web.json_response(
+                {
+                    "id": "chatcmpl-mock",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(TEXT)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": USAGE,
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            if model == "tools":
+                await response.write(
+                    _chunk(
+                        model,
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": "get_weather", "arguments": ""},
+                                }
+                            ],
+                        },
+                    )
+                )
+                for part in ['{"city"', ': "Paris"}']:
+                    await response.write(
+                        _chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+                    )
+                await response.write(_chunk(model, {}, "tool_calls"))
+            else:
+                pieces = TEXT * 40 if model == "long" else TEXT
+                await response.write(_chunk(model, {"role": "assistant", "content": ""}))
+                for i, piece in enumerate(pieces):
+                    await response.write(_chunk(model, {"content": piece}))
+                    if model == "long":
+                        await asyncio.sleep(0.02)
+                    if model == "cut" and i == 1:
+                        # Drop the connection mid-stream, no finish, no [DONE].
+                        request.transport.close()
+                        return response
+                await response.write(_chunk(model, {}, "stop"))
+            await response.write(
+                b"data: "
+                + json.dumps(
+                    {
+                        "id": "chatcmpl-mock",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": model,
+                        "choices": [],
+                        "usage": USAGE,
+                    }
+                ).encode()
+                + b"\n\n"
+            )
+            await response.write(b"data: [DONE]\n\n")
+            self.completed.append(model)
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            self.cancelled.append(model)
+            raise
+        return response
