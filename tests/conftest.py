@@ -23,8 +23,18 @@ OPENAI_KEY = "sk-openai-secret-never-shown"
 def _models_toml() -> str:
     """Test models whose upstream id names the mock's behaviour."""
     out = []
-    for name in ["normal", "slow", "error500", "error429", "error400", "badjson", "cut", "hang",
-                 "tools", "long"]:
+    for name in [
+        "normal",
+        "slow",
+        "error500",
+        "error429",
+        "error400",
+        "badjson",
+        "cut",
+        "hang",
+        "tools",
+        "long",
+    ]:
         out.append(
             f"""
 [[models]]
@@ -78,8 +88,16 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "modelyard", "serve", "--port", str(self.port),
-             "--config", str(self.config_path)],
+            [
+                sys.executable,
+                "-m",
+                "modelyard",
+                "serve",
+                "--port",
+                str(self.port),
+                "--config",
+                str(self.config_path),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -31,11 +31,18 @@ CASES: list[tuple[object, str | None, str]] = [
         "required",
     ),
     (
-        {"model": M, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+        {
+            "model": M,
+            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}],
+        },
         "messages[0].content[0].image_url.url",
         "required",
     ),
-    ({"model": M, "messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id", "required"),
+    (
+        {"model": M, "messages": [{"role": "tool", "content": "x"}]},
+        "messages[0].tool_call_id",
+        "required",
+    ),
     ({"messages": HI}, "model", "model is required"),
     ({"model": 7, "messages": HI}, "model", "str"),
     ({"model": "nobody/nothing", "messages": HI}, "model", "not a valid model"),
@@ -52,15 +59,31 @@ CASES: list[tuple[object, str | None, str]] = [
     ({"model": M, "messages": HI, "logit_bias": {"5": 500}}, "logit_bias[...]", "<= 100"),
     ({"model": M, "messages": HI, "n": 2}, "n", "<= 1"),
     ({"model": M, "messages": HI, "stream": "yes"}, "stream", "bool"),
-    ({"model": M, "messages": HI, "response_format": {"type": "yaml"}}, "response_format.type", "yaml"),
     (
-        {"model": M, "messages": HI, "response_format": {"type": "json_schema", "json_schema": {"name": "a b"}}},
+        {"model": M, "messages": HI, "response_format": {"type": "yaml"}},
+        "response_format.type",
+        "yaml",
+    ),
+    (
+        {
+            "model": M,
+            "messages": HI,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "a b"}},
+        },
         "response_format.json_schema.name",
         "matching regex",
     ),
-    ({"model": M, "messages": HI, "tools": [{"type": "function"}]}, "tools[0].function", "is required"),
     (
-        {"model": M, "messages": HI, "tools": [{"type": "function", "function": {"name": "bad name!"}}]},
+        {"model": M, "messages": HI, "tools": [{"type": "function"}]},
+        "tools[0].function",
+        "is required",
+    ),
+    (
+        {
+            "model": M,
+            "messages": HI,
+            "tools": [{"type": "function", "function": {"name": "bad name!"}}],
+        },
         "tools[0].function.name",
         "must match",
     ),
@@ -82,7 +105,11 @@ CASES: list[tuple[object, str | None, str]] = [
         "conflicts",
     ),
     ({"model": M, "messages": HI, "provider": {"order": "openai"}}, "provider.order", "array"),
-    ({"model": M, "messages": HI, "provider": {"data_collection": "maybe"}}, "provider.data_collection", "maybe"),
+    (
+        {"model": M, "messages": HI, "provider": {"data_collection": "maybe"}},
+        "provider.data_collection",
+        "maybe",
+    ),
     ({"model": M, "messages": HI, "metadata": {"a": 1}}, "metadata[...]", "str"),
     ({"model": M, "models": [""], "messages": HI}, "models[0]", "length"),
 ]

@@ -37,7 +37,9 @@ def test_local_stream(client: OpenAI) -> None:
     assert roles == ["assistant"]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert len(finishes) == 1
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens > 0
@@ -60,8 +62,12 @@ def test_raw_sse_framing(gateway: GatewayProcess) -> None:
     with httpx.stream(
         "POST",
         f"{gateway.base}/v1/chat/completions",
-        json={"model": LOCAL_MODEL, "messages": [{"role": "user", "content": "Hi"}],
-              "max_tokens": 8, "stream": True},
+        json={
+            "model": LOCAL_MODEL,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_tokens": 8,
+            "stream": True,
+        },
         timeout=60,
     ) as response:
         assert response.status_code == 200

@@ -49,9 +49,7 @@ def test_openai_model_through_openai_compatible_upstream(
 
 
 def test_upstream_stream_with_usage_and_cost(client: OpenAI) -> None:
-    chunks = list(
-        client.chat.completions.create(model="test/normal", messages=HI, stream=True)
-    )
+    chunks = list(client.chat.completions.create(model="test/normal", messages=HI, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello from the mock."
     usage = chunks[-1].usage
@@ -76,11 +74,15 @@ def test_streamed_tool_calls(client: OpenAI) -> None:
     chunks = list(
         client.chat.completions.create(model="test/tools", messages=HI, tools=tools, stream=True)
     )
-    deltas = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    deltas = [
+        c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls
+    ]
     assert deltas[0][0].id == "call_1" and deltas[0][0].function.name == "get_weather"
     assert all(d[0].id is None for d in deltas[1:])
     assert "".join(d[0].function.arguments or "" for d in deltas) == '{"city": "Paris"}'
-    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finish = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finish == ["tool_calls"]
 
 
@@ -181,7 +183,9 @@ def test_slow_upstream_gets_keepalive_comments(gateway: GatewayProcess) -> None:
     assert "Hello" in raw and raw.endswith("data: [DONE]\n\n")
 
 
-def test_client_disconnect_cancels_upstream(gateway: GatewayProcess, upstream: MockUpstream) -> None:
+def test_client_disconnect_cancels_upstream(
+    gateway: GatewayProcess, upstream: MockUpstream
+) -> None:
     with httpx.stream(
         "POST",
         f"{gateway.base}/api/v1/chat/completions",

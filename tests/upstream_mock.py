@@ -144,7 +144,9 @@ class MockUpstream:
                 )
                 for part in ['{"city"', ': "Paris"}']:
                     await response.write(
-                        _chunk(model, {"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+                        _chunk(
+                            model, {"tool_calls": [{"index": 0, "function": {"arguments": part}}]}
+                        )
                     )
                 await response.write(_chunk(model, {}, "tool_calls"))
             else:

