@@ -145,6 +145,9 @@ class ChunkEncoder:
             return sse(payload)
         return None  # Usage is sent once, at the end
 
+    def fail(self, error: StreamError) -> bytes:
+        return (self.encode(error) or b"") + DONE
+
     def tail(self) -> bytes:
         """The closing frames: a finish if none came, the usage chunk, and [DONE]."""
         out = b""

@@ -1,0 +1,159 @@
+"""The request path shared by every inference surface (chat, responses...).
+
+A surface parses its own wire format into a chat-shaped body, then: `start` plans and
+starts the generation; `stream_events` or `collect_events` drive it. Streaming waits
+briefly for the first event so that a failure before any token is still a proper HTTP
+error; past that wait the 200 is committed and SSE keep-alive comments flow until the
+first token (fallbacks may still happen behind them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelyard.api.errors import error_response
+from modelyard.api.sse import KEEPALIVE, sse_response
+from modelyard.gateway.errors import GatewayError
+from modelyard.gateway.events import Event, StreamError
+from modelyard.gateway.gateway import Gateway
+from modelyard.gateway.generation import Generation, run_generation
+
+# Client closed the request (nginx's convention); nobody reads it, but logs do.
+CLIENT_CLOSED = 499
+
+
+@dataclass(slots=True)
+class Started:
+    generation: Generation
+    events: AsyncIterator[Event]
+    first: asyncio.Future[Event]
+
+
+class StreamEncoder(Protocol):
+    """Encodes one generation's events for one surface, as SSE bytes."""
+
+    def encode(self, event: Event) -> bytes | None: ...
+
+    def tail(self) -> bytes:
+        """The closing frames after the last event."""
+        ...
+
+    def fail(self, error: StreamError) -> bytes:
+        """The frames for a failure after the 200 went out but before any event."""
+        ...
+
+
+def app_attribution(request: Request) -> dict[str, str]:
+    headers = request.headers
+    app: dict[str, str] = {}
+    if referer := headers.get("http-referer") or headers.get("referer"):
+        app["referer"] = referer[:512]
+    if title := headers.get("x-openrouter-title") or headers.get("x-title"):
+        app["title"] = title[:256]
+    return app
+
+
+def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
+    """Plan a chat-shaped body and start its generation (the first event is awaited later)."""
+    gateway: Gateway = request.app.state.gateway
+    plan = gateway.plan(raw)
+    generation = Generation(plan=plan, stream=stream, app=app_attribution(request))
+    events = run_generation(gateway, generation, request.app.state.on_generation_end)
+    return Started(generation, events, asyncio.ensure_future(anext(events)))
+
+
+async def _wait_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _close(started: Started) -> None:
+    if not started.first.done():
+        started.first.cancel()
+        await asyncio.gather(started.first, return_exceptions=True)
+    await started.events.aclose()  # type: ignore[attr-defined]
+
+
+async def collect_events(
+    request: Request, started: Started, sink: Callable[[Event], None]
+) -> Response | None:
+    """Feed every event to `sink`. Returns an error response to send instead of the
+    surface's own (a failure, or 499 when the client left and the generation was stopped),
+    or None when the generation completed."""
+
+    async def collect() -> None:
+        sink(await started.first)
+        async for event in started.events:
+            sink(event)
+
+    work = asyncio.ensure_future(collect())
+    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    try:
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not work.done():
+        # The client left: stop the provider (frees an engine slot, closes the upstream).
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        await _close(started)
+        return Response(status_code=CLIENT_CLOSED)
+    try:
+        work.result()
+    except GatewayError as exc:
+        return error_response(exc, started.generation.id)
+    error = started.generation.error
+    if isinstance(error, StreamError):
+        failure = GatewayError(error.message, status=error.status, metadata=error.metadata)
+        return error_response(failure, started.generation.id)
+    return None
+
+
+async def stream_events(
+    request: Request, started: Started, make_encoder: Callable[[Generation], StreamEncoder]
+) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    keepalive = gateway.settings.keepalive_seconds
+    first = started.first
+    generation = started.generation
+    await asyncio.wait({first}, timeout=keepalive)
+    if first.done():
+        try:
+            first.result()
+        except GatewayError as exc:
+            return error_response(exc, generation.id)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while not first.done():
+                yield KEEPALIVE
+                await asyncio.wait({first}, timeout=keepalive)
+            try:
+                event = first.result()
+            except GatewayError as exc:
+                # Headers are gone already: the error travels inside the stream.
+                yield make_encoder(generation).fail(
+                    StreamError(exc.status, exc.message, exc.metadata or {})
+                )
+                return
+            encoder = make_encoder(generation)
+            frame = encoder.encode(event)
+            if frame:
+                yield frame
+            async for event in started.events:
+                frame = encoder.encode(event)
+                if frame:
+                    yield frame
+            yield encoder.tail()
+        finally:
+            await _close(started)
+
+    return sse_response(body(), {"X-Generation-Id": generation.id})
