@@ -81,6 +81,8 @@ class GatewayProcess:
             **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
             "MODELYARD_LOG_LEVEL": "info",
             "MODELYARD_ENGINE_SLOTS": "2",
+            # Each gateway gets its own database unless the test shares one.
+            "MODELYARD_DATABASE_URL": f"sqlite:///{tmp / 'modelyard.db'}",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -24,6 +24,7 @@ from modelyard.config import Settings, load_settings
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
 from modelyard.gateway.generation import Generation
+from modelyard.store.database import Database, redact
 
 logger = logging.getLogger("modelyard")
 
@@ -75,11 +76,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 settings.host,
                 settings.port,
             )
+        database = Database(settings.database_url)
+        await database.connect()  # applies the registered migrations
+        logger.info("database: %s", redact(database.url))
+        app.state.database = database
         await gateway.start()
         try:
             yield
         finally:
             await gateway.aclose()
+            await database.close()
 
     app = Starlette(
         routes=_routes(),

@@ -81,6 +81,12 @@ class Settings:
     # Extra catalog entries, in the same shape as catalog/models.toml's [[models]].
     extra_models: list[dict[str, Any]] = field(default_factory=list)
     config_file: str | None = None
+    # Storage: unset means SQLite under the user's data dir; postgresql://... for N processes.
+    database_url: str | None = field(default=None, repr=False)
+    # Optional; shares rate limits and key invalidations across processes.
+    redis_url: str | None = field(default=None, repr=False)
+    # The provisioning key that manages inference keys (/api/v1/keys); never used for inference.
+    admin_key: str | None = field(default=None, repr=False)
 
 
 def _as_bool(value: str) -> bool:
@@ -128,6 +134,9 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         keepalive_seconds=float(server.get("keepalive_seconds", 2.0)),
         log_level=str(server.get("log_level", "info")),
         config_file=config_file,
+        database_url=server.get("database_url") or None,
+        redis_url=server.get("redis_url") or None,
+        admin_key=server.get("admin_key") or None,
     )
     engine = data.get("engine", {})
     settings.engine = EngineConfig(
@@ -165,6 +174,12 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
             settings.upstreams[slug].name = name
     if keys := env.get("MODELYARD_API_KEYS"):
         settings.api_keys = [k.strip() for k in keys.split(",") if k.strip()]
+    if url := env.get("MODELYARD_DATABASE_URL"):
+        settings.database_url = url
+    if url := env.get("MODELYARD_REDIS_URL"):
+        settings.redis_url = url
+    if admin := env.get("MODELYARD_ADMIN_KEY"):
+        settings.admin_key = admin
     if host := env.get("MODELYARD_HOST"):
         settings.host = host
     if port := env.get("MODELYARD_PORT"):
