@@ -3,7 +3,6 @@ directly in-process, with 1 and N concurrent streams. Prints one JSON line per c
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -104,22 +103,17 @@ def through_gateway(streams: int, max_tokens: int, slots: int) -> float:
         proc.wait(10)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--streams", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--slots", type=int, default=8)
-    args = parser.parse_args()
+def engine_rows(max_tokens: int, streams_list: list[int], slots: int = 8) -> list[dict]:
+    """One row per stream count: gateway vs direct output tokens/s."""
     rows = []
-    for streams in args.streams:
-        gw = through_gateway(streams, args.max_tokens, args.slots)
+    for streams in streams_list:
+        gw = through_gateway(streams, max_tokens, slots)
         # The direct case runs in a child so each measurement gets a fresh process.
         out = subprocess.run(
             [
                 sys.executable,
                 "-c",
-                "from bench.engine import direct; "
-                f"print(direct({streams}, {args.max_tokens}, {args.slots}))",
+                f"from bench.engine import direct; print(direct({streams}, {max_tokens}, {slots}))",
             ],
             capture_output=True,
             text=True,
@@ -127,19 +121,13 @@ def main() -> None:
             check=True,
         )
         dt = float(out.stdout.strip().splitlines()[-1])
-        row = {
-            "scenario": "engine",
-            "streams": streams,
-            "gateway_tok_s": round(gw, 1),
-            "direct_tok_s": round(dt, 1),
-            "ratio": round(gw / dt, 3),
-        }
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    print("\n| streams | direct tok/s | gateway tok/s | ratio |\n|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['streams']} | {r['direct_tok_s']} | {r['gateway_tok_s']} | {r['ratio']} |")
-
-
-if __name__ == "__main__":
-    main()
+        rows.append(
+            {
+                "scenario": "engine",
+                "streams": streams,
+                "gateway_tok_s": round(gw, 1),
+                "direct_tok_s": round(dt, 1),
+                "ratio": round(gw / dt, 3),
+            }
+        )
+    return rows

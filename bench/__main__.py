@@ -1,0 +1,77 @@
+"""`make bench`: run the scenarios, print JSON lines and a Markdown table, keep a results file.
+
+python -m bench                      # everything, full durations
+python -m bench --quick              # short runs, for a smoke check
+python -m bench overhead streaming   # chosen scenarios
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from bench import scenarios
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ALL = ["overhead", "throughput", "streaming", "memory", "engine"]
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
+
+
+def table(rows: list[dict]) -> str:
+    keys = [k for k in rows[0] if k != "scenario"]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("scenarios", nargs="*", help=f"any of {ALL} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
+    args = parser.parse_args()
+    quick = args.quick
+    seconds = 3 if quick else 10
+    results: dict[str, list[dict]] = {}
+    for name in args.scenarios or ALL:
+        if name == "overhead":
+            rows = [scenarios.overhead(seconds)]
+        elif name == "throughput":
+            rows = scenarios.throughput(seconds, [1, 8, 32, 64], workers=1)
+            rows += scenarios.throughput(seconds, [1, 8, 32, 64], workers=os.cpu_count() or 1)
+        elif name == "streaming":
+            rows = [scenarios.streaming(20 if quick else 100)]
+        elif name == "memory":
+            rows = [scenarios.memory(10 if quick else 60, 5 if quick else 60)]
+        else:
+            from bench.engine import engine_rows
+
+            rows = engine_rows(64 if quick else 256, [1, 8])
+        for row in rows:
+            print(json.dumps(row), flush=True)
+        results[name] = rows
+    print(f"\nmachine: {machine()}\n")
+    for name, rows in results.items():
+        print(f"### {name}\n\n{table(rows)}\n")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    print(f"results written to {out.relative_to(RESULTS.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

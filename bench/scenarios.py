@@ -1,0 +1,146 @@
+"""The benchmark scenarios; each returns one result dict (printed as a JSON line)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+
+import aiohttp
+
+from bench.load import wrk
+from bench.procs import BENCH_KEY, BENCH_MODEL, start_gateway, start_mock
+
+# The gateway gets core 0; the mock and the load generator share core 1.
+GATEWAY_CORE = "0"
+LOAD_CORE = "1"
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000, 3)
+
+
+def overhead(seconds: float) -> dict:
+    """Added latency at one request in flight: gateway minus direct-to-mock."""
+    mock, mock_url = start_mock(LOAD_CORE)
+    with mock:
+        gateway, base = start_gateway(mock_url, GATEWAY_CORE)
+        with gateway:
+            wrk(f"{base}/chat/completions", connections=1, seconds=1, cores=LOAD_CORE)  # warm
+            direct = wrk(
+                f"{mock_url}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
+            )
+            through = wrk(
+                f"{base}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
+            )
+    return {
+        "scenario": "overhead",
+        "direct_p50_ms": _ms(direct["p50_us"]),
+        "gateway_p50_ms": _ms(through["p50_us"]),
+        "added_p50_ms": _ms(through["p50_us"] - direct["p50_us"]),
+        "added_p99_ms": _ms(through["p99_us"] - direct["p99_us"]),
+        "errors": through["errors"],
+    }
+
+
+def throughput(seconds: float, concurrency: list[int], workers: int) -> list[dict]:
+    """Requests/s at several in-flight levels; one worker pinned, or `workers` unpinned."""
+    rows = []
+    mock, mock_url = start_mock(LOAD_CORE)
+    with mock:
+        cores = GATEWAY_CORE if workers == 1 else None
+        gateway, base = start_gateway(mock_url, cores, workers=workers)
+        with gateway:
+            wrk(f"{base}/chat/completions", connections=8, seconds=1, cores=LOAD_CORE)
+            for c in concurrency:
+                r = wrk(f"{base}/chat/completions", connections=c, seconds=seconds, cores=LOAD_CORE)
+                rows.append(
+                    {
+                        "scenario": "throughput",
+                        "workers": workers,
+                        "in_flight": c,
+                        "rps": round(r["rps"]),
+                        "p50_ms": _ms(r["p50_us"]),
+                        "p99_ms": _ms(r["p99_us"]),
+                        "error_rate": round(r["errors"] / max(1, r["requests"]), 4),
+                    }
+                )
+    return rows
+
+
+async def _stream_once(session: aiohttp.ClientSession, url: str, headers: dict) -> dict:
+    body = {"model": BENCH_MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    usage = False
+    async with session.post(url, json=body, headers=headers) as response:
+        async for line in response.content:
+            if line.startswith(b"data: {"):
+                arrivals.append(time.perf_counter())
+                usage = usage or (b'"usage"' in line and b'"choices":[]' in line.replace(b" ", b""))
+    # Gaps between content chunks (not the role chunk, finish or usage).
+    gaps = [b - a for a, b in itertools.pairwise(arrivals[1:-2])]
+    return {"ttft": arrivals[0] - started, "gaps": gaps, "chunks": len(arrivals), "usage": usage}
+
+
+async def _stream_series(url: str, headers: dict, n: int) -> list[dict]:
+    async with aiohttp.ClientSession() as session:
+        await _stream_once(session, url, headers)
+        return [await _stream_once(session, url, headers) for _ in range(n)]
+
+
+def streaming(samples: int, gap_ms: float = 5.0) -> dict:
+    """Added time to first token, and whether chunk gaps survive the gateway."""
+    mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms)
+    with mock:
+        gateway, base = start_gateway(mock_url, GATEWAY_CORE)
+        with gateway:
+            direct = asyncio.run(_stream_series(f"{mock_url}/chat/completions", {}, samples))
+            auth = {"Authorization": f"Bearer {BENCH_KEY}"}
+            through = asyncio.run(_stream_series(f"{base}/chat/completions", auth, samples))
+
+    def med(rows: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    gaps_direct = [g for r in direct for g in r["gaps"]]
+    gaps_gateway = [g for r in through for g in r["gaps"]]
+    return {
+        "scenario": "streaming",
+        "direct_ttft_ms": round(med(direct, "ttft") * 1000, 3),
+        "gateway_ttft_ms": round(med(through, "ttft") * 1000, 3),
+        "added_ttft_ms": round((med(through, "ttft") - med(direct, "ttft")) * 1000, 3),
+        "upstream_gap_ms": gap_ms,
+        "gap_p50_direct_ms": round(statistics.median(gaps_direct) * 1000, 3),
+        "gap_p50_gateway_ms": round(statistics.median(gaps_gateway) * 1000, 3),
+        "gap_max_diff_ms": round(
+            max(abs(a - b) for a, b in zip(sorted(gaps_direct), sorted(gaps_gateway), strict=False))
+            * 1000,
+            3,
+        ),
+        "chunks_gateway": through[0]["chunks"],
+        "usage_chunk_present": all(r["usage"] for r in through),
+    }
+
+
+def memory(load_seconds: float, rest_seconds: float) -> dict:
+    """Resident set idle (engine unloaded), after sustained load, and after a rest."""
+    mock, mock_url = start_mock(LOAD_CORE)
+    with mock:
+        gateway, base = start_gateway(mock_url, GATEWAY_CORE)
+        with gateway:
+            time.sleep(1)
+            idle = gateway.rss_mb()
+            r = wrk(
+                f"{base}/chat/completions", connections=32, seconds=load_seconds, cores=LOAD_CORE
+            )
+            loaded = gateway.rss_mb()
+            time.sleep(rest_seconds)
+            rested = gateway.rss_mb()
+    return {
+        "scenario": "memory",
+        "idle_mb": round(idle, 1),
+        "after_load_mb": round(loaded, 1),
+        "after_rest_mb": round(rested, 1),
+        "load_requests": r["requests"],
+    }
