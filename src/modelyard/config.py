@@ -81,6 +81,10 @@ class Settings:
     # Extra catalog entries, in the same shape as catalog/models.toml's [[models]].
     extra_models: list[dict[str, Any]] = field(default_factory=list)
     config_file: str | None = None
+    # Routing: how long a failure keeps an endpoint out of first place, and how long a
+    # conversation stays on the provider that served it (OpenRouter: 30 s and 10 min).
+    failure_window_seconds: float = 30.0
+    sticky_seconds: float = 600.0
     # Storage: unset means SQLite under the user's data dir; postgresql://... for N processes.
     database_url: str | None = field(default=None, repr=False)
     # Optional; shares rate limits and key invalidations across processes.
@@ -158,6 +162,9 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
             )
         )
     settings.extra_models = list(data.get("models", []))
+    routing = data.get("routing", {})
+    settings.failure_window_seconds = float(routing.get("failure_window_seconds", 30.0))
+    settings.sticky_seconds = float(routing.get("sticky_seconds", 600.0))
     for slug, table in data.get("providers", {}).items():
         settings.upstreams[slug] = _upstream_from_table(slug, table)
 

@@ -62,7 +62,7 @@ def app_attribution(request: Request) -> dict[str, str]:
 def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
     """Plan a chat-shaped body and start its generation (the first event is awaited later)."""
     gateway: Gateway = request.app.state.gateway
-    plan = gateway.plan(raw)
+    plan = gateway.plan(raw, request.headers.get("x-session-id"))
     generation = Generation(plan=plan, stream=stream, app=app_attribution(request))
     events = run_generation(gateway, generation, request.app.state.on_generation_end)
     return Started(generation, events, asyncio.ensure_future(anext(events)))

@@ -79,12 +79,20 @@ async def get_model(request: Request) -> Response:
     return _json(model_payload(_model_or_404(gateway, request.path_params["model_id"])))
 
 
+def endpoint_status(gateway: Gateway, model: Model, endpoint: Endpoint) -> int:
+    """OpenRouter's status enum: 0 serving, -1 down right now (failed within the failure
+    window), -10 not configured on this deployment."""
+    if endpoint.provider not in gateway.enabled:
+        return -10
+    return -1 if gateway.health.is_down(model.id, endpoint.provider) else 0
+
+
 def endpoint_payload(gateway: Gateway, model: Model, endpoint: Endpoint) -> dict[str, Any]:
     provider = gateway.providers.get(endpoint.provider)
     provider_name = provider.name if provider else endpoint.provider
     stats = gateway.health.stats(model.id, endpoint.provider)
-    uptime = round(stats.uptime * 100, 2) if stats.uptime is not None else None
-    latency = stats.latency_p50_ms / 1000 if stats.latency_p50_ms is not None else None
+    latency = stats.latency_last_30m
+    throughput = stats.throughput_last_30m
     return {
         "name": f"{provider_name} | {model.id}",
         "model_id": model.id,
@@ -98,12 +106,13 @@ def endpoint_payload(gateway: Gateway, model: Model, endpoint: Endpoint) -> dict
         "pricing": endpoint.pricing.as_strings(),
         "supported_parameters": endpoint.supported_parameters,
         "supports_implicit_caching": endpoint.provider in {"local", "openai", "openrouter"},
-        "status": 0 if endpoint.provider in gateway.enabled else -10,
-        "uptime_last_5m": uptime,
-        "uptime_last_30m": uptime,
-        "uptime_last_1d": uptime,
-        "latency_last_30m": {"p50": latency} if latency is not None else None,
-        "throughput_last_30m": None,
+        "status": endpoint_status(gateway, model, endpoint),
+        "uptime_last_5m": stats.uptime_last_5m,
+        "uptime_last_30m": stats.uptime_last_30m,
+        "uptime_last_1d": stats.uptime_last_1d,
+        # Seconds to first token, and output tokens per second.
+        "latency_last_30m": latency.as_dict(3) if latency else None,
+        "throughput_last_30m": throughput.as_dict(1) if throughput else None,
     }
 
 

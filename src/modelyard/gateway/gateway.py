@@ -8,6 +8,7 @@ from typing import Any
 from modelyard.catalog.catalog import Catalog, load_catalog
 from modelyard.config import KNOWN_UPSTREAMS, LocalModelConfig, Settings
 from modelyard.gateway.planner import Plan, plan_chat
+from modelyard.gateway.routing import Router
 from modelyard.providers.base import Provider
 from modelyard.providers.local.engine import (
     DEFAULT_ENGINE_MODEL,
@@ -81,8 +82,9 @@ class Gateway:
         for slug, (key_var, *_rest) in KNOWN_UPSTREAMS.items():
             if slug not in self.providers:
                 self.disabled_reason[slug] = f"provider is not configured (set {key_var})"
-        self.health = Health()
+        self.health = Health(settings.failure_window_seconds)
         self.enabled = set(self.providers)
+        self.router = Router(self.health, self._provider_names(), settings.sticky_seconds)
 
     async def start(self) -> None:
         for provider in self.providers.values():
@@ -92,8 +94,21 @@ class Gateway:
         for provider in self.providers.values():
             await provider.aclose()
 
-    def plan(self, raw: dict[str, Any]) -> Plan:
-        return plan_chat(raw, self.catalog, self.enabled, self.disabled_reason)
+    def _provider_names(self) -> dict[str, str]:
+        """Every provider slug a request may name, configured or not, with its name."""
+        names = {slug: meta[-1] for slug, meta in KNOWN_UPSTREAMS.items()}
+        names["local"] = "Local"
+        for model in self.catalog:
+            for endpoint in model.endpoints:
+                names.setdefault(endpoint.provider, endpoint.provider)
+        for slug, provider in self.providers.items():
+            names[slug] = provider.name
+        return names
+
+    def plan(self, raw: dict[str, Any], session_header: str | None = None) -> Plan:
+        return plan_chat(
+            raw, self.catalog, self.router, self.enabled, self.disabled_reason, session_header
+        )
 
     def served_models(self) -> list[str]:
         """Model ids with at least one configured endpoint."""

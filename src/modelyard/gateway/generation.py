@@ -54,6 +54,7 @@ class Generation:
     finish: Finish | None = None
     error: GatewayError | StreamError | None = None
     first_token_at: float | None = None
+    attempt_started_at: float | None = None  # when the attempt that answered began
     ended_at: float | None = None
     cancelled: bool = False
     cost: Cost | None = None
@@ -105,7 +106,7 @@ async def run_generation(
                 try:
                     first = await anext(events)
                 except ProviderError as exc:
-                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
+                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider, exc.status)
                     generation.attempts.append(
                         {"provider": provider.name, "model": attempt.model.id, "status": exc.status}
                     )
@@ -117,6 +118,7 @@ async def run_generation(
                         raise
                     continue
                 except StopAsyncIteration:
+                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
                     failures.append(
                         ProviderError(f"{provider.name} returned nothing", provider=provider.name)
                     )
@@ -125,13 +127,9 @@ async def run_generation(
                 generation.endpoint = attempt.endpoint
                 generation.provider_name = provider.name
                 generation.first_token_at = time.perf_counter()
+                generation.attempt_started_at = attempt_started
                 generation.attempts.append(
                     {"provider": provider.name, "model": attempt.model.id, "status": 200}
-                )
-                gateway.health.success(
-                    attempt.model.id,
-                    attempt.endpoint.provider,
-                    generation.first_token_at - attempt_started,
                 )
                 event: Event | None = first
                 while event is not None:
@@ -145,7 +143,14 @@ async def run_generation(
             raise NoEndpoint(
                 "Every endpoint failed: " + "; ".join(f.message for f in failures),
                 status=failures[-1].status if failures[-1].status != 400 else 502,
-                metadata={"attempts": [f.metadata for f in failures]},
+                # The last provider error in both of OpenRouter's forms, then every attempt.
+                metadata={
+                    **(failures[-1].metadata or {}),
+                    "attempts": [
+                        {**(f.metadata or {}), "status": f.status, "message": f.message}
+                        for f in failures
+                    ],
+                },
             )
     except GatewayError as exc:
         generation.error = exc
@@ -157,6 +162,7 @@ async def run_generation(
         raise
     finally:
         _settle(generation)
+        gateway.router.observe(generation)
         if on_end is not None:
             on_end(generation)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from modelyard.catalog.catalog import Catalog, Endpoint, Model
 from modelyard.gateway.errors import BadRequest, NoEndpoint
+from modelyard.gateway.routing import Exclusion, Router, conversation_key
 
 # Fields that steer the gateway and never travel upstream.
 GATEWAY_FIELDS = frozenset(
@@ -72,13 +73,26 @@ class Plan:
     requested: str
     attempts: list[Attempt]
     excluded: list[str] = field(default_factory=list)
+    # What identifies the conversation for sticky routing (None: not sticky).
+    sticky_key: str | None = None
+
+
+def split_variants(model_id: str) -> tuple[str, list[str]]:
+    """`openai/gpt-oss-20b:free:online` -> (`openai/gpt-oss-20b`, [free, online])."""
+    variants: list[str] = []
+    while True:
+        for suffix in VARIANT_SUFFIXES:
+            if model_id.endswith(suffix):
+                model_id = model_id[: -len(suffix)]
+                variants.insert(0, suffix[1:])
+                break
+        else:
+            return model_id, variants
 
 
 def split_variant(model_id: str) -> tuple[str, str | None]:
-    for suffix in VARIANT_SUFFIXES:
-        if model_id.endswith(suffix):
-            return model_id[: -len(suffix)], suffix[1:]
-    return model_id, None
+    base, variants = split_variants(model_id)
+    return base, (variants[-1] if variants else None)
 
 
 def _reasoning_effort(raw: dict[str, Any], model: Model) -> str | None:
@@ -124,32 +138,63 @@ def body_for(raw: dict[str, Any], model: Model, endpoint: Endpoint) -> dict[str,
 
 
 def plan_chat(
-    raw: dict[str, Any], catalog: Catalog, enabled: set[str], disabled_reason: dict[str, str]
+    raw: dict[str, Any],
+    catalog: Catalog,
+    router: Router,
+    enabled: set[str],
+    disabled_reason: dict[str, str],
+    session_header: str | None = None,
 ) -> Plan:
-    """Resolve `model` / `models` into an ordered list of attempts."""
+    """Resolve `model` / `models` into an ordered list of attempts: each model's endpoints
+    as routing ranks them, models in the order given (or one global sort with
+    `provider.sort.partition: "none"`)."""
     requested: list[str] = []
     if isinstance(raw.get("model"), str):
         requested.append(raw["model"])
     for extra in raw.get("models") or ():
         if extra not in requested:
             requested.append(extra)
-    attempts: list[Attempt] = []
-    excluded: list[str] = []
+    base_prefs = router.preferences(raw)
+    ranked: list[tuple[Model, Endpoint]] = []
+    excluded: list[Exclusion] = []
+    sticky_key: str | None = None
+    global_sort: str | None = None
     for index, model_id in enumerate(requested):
-        base_id, _variant = split_variant(model_id)
+        base_id, variants = split_variants(model_id)
         model = catalog.get(base_id)
         if model is None:
             param = "model" if index == 0 and raw.get("model") else "models"
             raise BadRequest(f"{model_id} is not a valid model ID", param=param, code=400)
+        prefs = router.with_variants(base_prefs, variants)
+        available: list[Endpoint] = []
         for endpoint in model.endpoints:
-            if endpoint.provider not in enabled:
+            if endpoint.provider in enabled:
+                available.append(endpoint)
+            else:
                 reason = disabled_reason.get(endpoint.provider, "provider is not configured")
-                excluded.append(f"{model.id} at {endpoint.provider}: {reason}")
-                continue
-            attempts.append(Attempt(model, endpoint, body_for(raw, model, endpoint)))
-    if not attempts:
+                excluded.append(Exclusion(model.id, endpoint.provider, reason, by_request=False))
+        if sticky_key is None and router.wants_sticky(prefs):
+            sticky_key = conversation_key(raw, session_header)
+        endpoints, left_out = router.rank(model, available, prefs, raw, sticky_key)
+        excluded += left_out
+        ranked += [(model, e) for e in endpoints]
+        if prefs.partition == "none" and prefs.sort:
+            global_sort = prefs.sort
+    if global_sort is not None:
+        ranked = router.sort_across(ranked, global_sort)
+    reasons = [str(e) for e in excluded]
+    if not ranked:
+        if any(e.by_request for e in excluded):
+            raise NoEndpoint(
+                f"No endpoints found for {requested[0]} that match this request: "
+                + "; ".join(reasons),
+                status=404,
+                type="not_found_error",
+                metadata={"excluded": reasons},
+            )
         raise NoEndpoint(
-            "No endpoint can serve this request: " + "; ".join(excluded),
-            metadata={"excluded": excluded},
+            "No endpoint can serve this request: " + "; ".join(reasons),
+            metadata={"excluded": reasons},
         )
-    return Plan(requested=requested[0], attempts=attempts, excluded=excluded)
+    attempts = [Attempt(model, e, body_for(raw, model, e)) for model, e in ranked]
+    return Plan(requested=requested[0], attempts=attempts, excluded=reasons, sticky_key=sticky_key)

@@ -190,20 +190,53 @@ class MaxPrice(Struct):
     audio: float | str | None = None
 
 
+Quantization = Literal[
+    "int4",
+    "int8",
+    "fp4",
+    "mxfp4",
+    "nvfp4",
+    "fp6",
+    "fp8",
+    "mxfp8",
+    "fp16",
+    "bf16",
+    "fp32",
+    "unknown",
+]
+SortBy = Literal["price", "throughput", "latency", "exacto"]
+NonNegative = Annotated[float, Meta(ge=0)]
+ProviderSlug = Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class SortSpec(Struct):
+    """`provider.sort` object form: `partition: "none"` sorts across every model in `models`."""
+
+    by: SortBy
+    partition: Literal["model", "none"] | None = None
+
+
+class PercentileTargets(Struct):
+    p50: NonNegative | None = None
+    p75: NonNegative | None = None
+    p90: NonNegative | None = None
+    p99: NonNegative | None = None
+
+
 class ProviderPreferences(Struct):
-    order: list[str] | None = None
+    order: list[ProviderSlug] | None = None
     allow_fallbacks: bool | None = None
     require_parameters: bool | None = None
     data_collection: Literal["allow", "deny"] | None = None
     zdr: bool | None = None
     enforce_distillable_text: bool | None = None
-    only: list[str] | None = None
-    ignore: list[str] | None = None
-    quantizations: list[str] | None = None
-    sort: str | dict[str, Any] | None = None
+    only: list[ProviderSlug] | None = None
+    ignore: list[ProviderSlug] | None = None
+    quantizations: list[Quantization] | None = None
+    sort: SortBy | SortSpec | None = None
     max_price: MaxPrice | None = None
-    preferred_min_throughput: float | dict[str, float] | None = None
-    preferred_max_latency: float | dict[str, float] | None = None
+    preferred_min_throughput: NonNegative | PercentileTargets | None = None
+    preferred_max_latency: NonNegative | PercentileTargets | None = None
 
 
 class ChatRequest(Struct):
