@@ -20,6 +20,8 @@ from modelyard.api.errors import (
     unexpected_error_handler,
 )
 from modelyard.api.models import get_model, list_models, model_endpoints
+from modelyard.api.responses import close_response_store
+from modelyard.api.responses import routes as responses_routes
 from modelyard.config import Settings, load_settings
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
@@ -46,6 +48,7 @@ def _routes() -> list[Route]:
             ),
             Route(f"{prefix}/models/{{model_id:path}}", get_model, methods=["GET"]),
         ]
+        routes += responses_routes(prefix)
     return routes
 
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await gateway.aclose()
+            await close_response_store(app)
             await database.close()
 
     app = Starlette(
