@@ -47,7 +47,15 @@ TEXT = ["Hello", " from", " the", " mock", "."]
 
 
 class MockUpstream:
-    def __init__(self) -> None:
+    """`script` maps an upstream model id to the behaviour this instance plays for it
+    ("*" for every id), so one mock can fail a model another serves; `journal`, shared
+    between instances, records (name, model) in arrival order."""
+
+    def __init__(self, name: str = "mock", journal: list[tuple[str, str]] | None = None) -> None:
+        self.name = name
+        self.journal = journal
+        self.script: dict[str, str] = {}
+        self._flips: dict[str, int] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.requests: list[dict[str, Any]] = []
@@ -77,26 +85,39 @@ class MockUpstream:
     def received(self, model: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r.get("model") == model]
 
+    def behaviour_for(self, model: str) -> str:
+        behaviour = self.script.get(model) or self.script.get("*") or model
+        if behaviour == "flap":
+            # Fails every other request: error, ok, error, ok...
+            count = self._flips[model] = self._flips.get(model, 0) + 1
+            return "error500" if count % 2 else "normal"
+        return behaviour
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         model = body.get("model", "")
+        if self.journal is not None:
+            self.journal.append((self.name, model))
+        behaviour = self.behaviour_for(model)
         stream = bool(body.get("stream"))
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if model == "error500":
+        if behaviour == "error500":
             return web.json_response(
                 {"error": {"message": SECRET_ECHO.format(key=key), "code": "boom"}}, status=500
             )
-        if model == "error429":
+        if behaviour == "error429":
             return web.json_response({"error": {"message": "slow down"}}, status=429)
-        if model == "error400":
+        if behaviour == "error400":
             return web.json_response({"error": {"message": "context too long"}}, status=400)
-        if model == "hang":
+        if behaviour == "hang":
             await asyncio.sleep(3600)
-        if model == "slow":
+        if behaviour == "slow":
             await asyncio.sleep(1.0)
-        if model == "badjson":
+        if behaviour == "lag":
+            await asyncio.sleep(0.2)
+        if behaviour == "badjson":
             if stream:
                 response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
                 await response.prepare(request)
@@ -124,7 +145,7 @@ class MockUpstream:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
-            if model == "tools":
+            if behaviour == "tools":
                 await response.write(
                     _chunk(
                         model,
@@ -150,13 +171,13 @@ class MockUpstream:
                     )
                 await response.write(_chunk(model, {}, "tool_calls"))
             else:
-                pieces = TEXT * 40 if model == "long" else TEXT
+                pieces = TEXT * 40 if behaviour == "long" else TEXT
                 await response.write(_chunk(model, {"role": "assistant", "content": ""}))
                 for i, piece in enumerate(pieces):
                     await response.write(_chunk(model, {"content": piece}))
-                    if model == "long":
+                    if behaviour in ("long", "trickle"):
                         await asyncio.sleep(0.02)
-                    if model == "cut" and i == 1:
+                    if behaviour == "cut" and i == 1:
                         # Drop the connection mid-stream, no finish, no [DONE].
                         request.transport.close()
                         return response
