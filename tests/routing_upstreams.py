@@ -17,6 +17,8 @@ NAMES = {"openai": "OpenAI", "openrouter": "OpenRouter", "aimlapi": "AIML API"}
 KEYS = {p: f"sk-{p}-routing-secret" for p in PROVIDERS}
 PARAMS = ["max_tokens", "temperature", "tools", "tool_choice", "reasoning", "seed"]
 HI = [{"role": "user", "content": "Hi"}]
+# One keep-alive client for every routing test request.
+HTTP = httpx.Client(timeout=30)
 
 
 def route_model(name: str, endpoints: dict[str, dict[str, Any]], cache: bool = False) -> str:
@@ -111,7 +113,7 @@ ROUTE_MODELS = "".join(
         route_model("stickyfail", three(), cache=True),
         route_model("dear", {"openai": {"price": (50, 50)}}),
         route_model("cheap", {"openrouter": {"price": (1, 1)}}),
-        route_model("flap", three()),
+        route_model("flapper", three()),
     ]
 )
 
@@ -153,9 +155,7 @@ def three_upstreams() -> Upstreams:
 
 def chat(gateway: GatewayProcess, body: dict[str, Any], **headers: str) -> httpx.Response:
     body = {"messages": HI, **body}
-    return httpx.post(
-        f"{gateway.base}/api/v1/chat/completions", json=body, headers=headers, timeout=30
-    )
+    return HTTP.post(f"{gateway.base}/api/v1/chat/completions", json=body, headers=headers)
 
 
 def served_by(response: httpx.Response) -> str:
