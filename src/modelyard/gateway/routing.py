@@ -214,8 +214,18 @@ class StickyRoutes:
             self._routes.popitem(last=False)
 
 
+# Endpoint (by identity; catalog endpoints live as long as the process) -> blended price.
+_PRICES: dict[int, tuple[Endpoint, float]] = {}
+
+
 def _price(endpoint: Endpoint) -> float:
-    return float(endpoint.pricing.get("prompt") + endpoint.pricing.get("completion"))
+    """Prompt plus completion price per token, the figure balancing and `sort` compare."""
+    cached = _PRICES.get(id(endpoint))
+    if cached is not None and cached[0] is endpoint:
+        return cached[1]
+    price = float(endpoint.pricing.get("prompt") + endpoint.pricing.get("completion"))
+    _PRICES[id(endpoint)] = (endpoint, price)
+    return price
 
 
 def _caches(endpoint: Endpoint) -> bool:
@@ -407,12 +417,11 @@ class Router:
         by_price = sorted(endpoints, key=_price)
         if len(by_price) < 2:
             return by_price
-        free = [e for e in by_price if _price(e) == 0]
-        if free:
-            pick = self._rng.choice(free)
+        prices = [_price(e) for e in by_price]
+        if prices[0] == 0:
+            pick = self._rng.choice([e for e, p in zip(by_price, prices, strict=True) if p == 0])
         else:
-            weights = [1 / _price(e) ** 2 for e in by_price]
-            pick = self._rng.choices(by_price, weights)[0]
+            pick = self._rng.choices(by_price, [1 / p**2 for p in prices])[0]
         return [pick, *(e for e in by_price if e is not pick)]
 
     def rank(
