@@ -398,3 +398,17 @@ def test_reasoning_is_mapped_per_upstream(routed: GatewayProcess, upstreams: Ups
     assert sent["reasoning_effort"] == "low" and "reasoning" not in sent
     chat(routed, {"model": "openai/o3-mini-high", "provider": {"only": ["aimlapi"]}})
     assert upstreams["aimlapi"].received("o3-mini")[-1]["reasoning_effort"] == "high"
+
+
+def test_reasoning_details_come_back_unchanged_on_the_next_turn(
+    routed: GatewayProcess, upstreams: Upstreams
+) -> None:
+    details = [{"type": "reasoning.encrypted", "data": "opaque==", "id": "rs_1", "index": 0}]
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello", "reasoning_details": details},
+        {"role": "user", "content": "And?"},
+    ]
+    body = {"model": "route/chain", "messages": messages, "provider": {"only": ["openai"]}}
+    served_by(chat(routed, body))
+    assert upstreams["openai"].received("chain")[-1]["messages"][1]["reasoning_details"] == details
