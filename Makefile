@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/modelyard serve $(ARGS)
 
-test: $(STAMP)
+# The web tests drive Debian's Chromium (never a browser download); CI runs as root.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
