@@ -9,12 +9,13 @@ database, so a conversation continues on any provider and any gateway process.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from modelyard.api.body import read_json
@@ -22,6 +23,7 @@ from modelyard.api.inference import Started, collect_events, start, stream_event
 from modelyard.gateway.errors import BadRequest, GatewayError, NotFound
 from modelyard.gateway.gateway import Gateway
 from modelyard.store.responses import DatabaseResponseStore, ResponseStore, StoredResponse
+from modelyard.wire.chat_encode import DONE
 from modelyard.wire.responses import chat_body, input_items, parse_responses_request
 from modelyard.wire.responses_encode import (
     OutputAssembler,
@@ -104,9 +106,12 @@ async def create_response(request: Request) -> Response:
         return await _start_background(request, body, draft, owner, items, store)
     started = start(request, body, parsed.stream)
     if parsed.stream:
-        return await stream_events(
+        response = await stream_events(
             request, started, lambda generation: ResponsesEncoder(generation, draft, keep)
         )
+        if parsed.store and isinstance(response, StreamingResponse):
+            response.body_iterator = _stored_before_done(response.body_iterator, store, draft.id)
+        return response
     assembler = OutputAssembler(_ignore, new_call_id)
     failure = await collect_events(request, started, assembler.add)
     if failure is not None:
@@ -116,6 +121,17 @@ async def create_response(request: Request) -> Response:
     if parsed.store:
         await store.put(StoredResponse(draft.id, owner, final, items))
     return _json(final, {"X-Generation-Id": started.generation.id})
+
+
+async def _stored_before_done(
+    frames: AsyncIterable[Any], store: ResponseStore, response_id: str
+) -> AsyncIterator[Any]:
+    """Hold the terminal frames until the response is durable, so a client that reads
+    `response.completed` can continue from it at once, on any gateway process."""
+    async for frame in frames:
+        if isinstance(frame, bytes) and frame.endswith(DONE):
+            await store.written(response_id)
+        yield frame
 
 
 # -- background responses -----------------------------------------------------------------

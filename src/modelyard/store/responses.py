@@ -64,6 +64,10 @@ class ResponseStore(Protocol):
         """Keep `record` and wait until it is durable."""
         ...
 
+    async def written(self, response_id: str) -> None:
+        """Wait until the saves of `response_id` made so far are durable."""
+        ...
+
     async def get(self, response_id: str, owner: str) -> StoredResponse | None: ...
 
     async def delete(self, response_id: str, owner: str) -> bool: ...
@@ -84,6 +88,9 @@ class MemoryResponseStore:
 
     async def put(self, record: StoredResponse) -> None:
         self.save(record)
+
+    async def written(self, response_id: str) -> None:
+        return None
 
     async def get(self, response_id: str, owner: str) -> StoredResponse | None:
         record = self._records.get(response_id)
@@ -153,6 +160,10 @@ class DatabaseResponseStore:
         self.save(record)
         await self._writes[record.id]
 
+    async def written(self, response_id: str) -> None:
+        if (write := self._writes.get(response_id)) is not None:
+            await asyncio.gather(write, return_exceptions=True)
+
     async def get(self, response_id: str, owner: str) -> StoredResponse | None:
         record = self._pending.get(response_id)
         if record is None:
@@ -173,8 +184,7 @@ class DatabaseResponseStore:
     async def delete(self, response_id: str, owner: str) -> bool:
         if await self.get(response_id, owner) is None:
             return False
-        if (write := self._writes.get(response_id)) is not None:
-            await asyncio.gather(write, return_exceptions=True)
+        await self.written(response_id)
         self._pending.pop(response_id, None)
         return bool(await self._db.execute("DELETE FROM responses WHERE id = $1", response_id))
 
