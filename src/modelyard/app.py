@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from modelyard.api.auth import Authenticator
+from modelyard.accounts.service import Accounts
+from modelyard.api.account import routes as account_routes
+from modelyard.api.auth import Authenticator, AuthMiddleware
 from modelyard.api.chat import chat_completions
 from modelyard.api.errors import (
     gateway_error_handler,
@@ -49,6 +53,7 @@ def _routes() -> list[Route]:
             Route(f"{prefix}/models/{{model_id:path}}", get_model, methods=["GET"]),
         ]
         routes += responses_routes(prefix)
+        routes += account_routes(prefix)
     return routes
 
 
@@ -66,13 +71,25 @@ def _log_generation(generation: Generation) -> None:
         )
 
 
+async def _redis(url: str | None) -> Any:
+    """A Redis client when configured (shared limits and key invalidation); checked now so
+    that a wrong URL stops the start instead of every request."""
+    if not url:
+        return None
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    await client.ping()
+    return client
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     gateway = Gateway(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not settings.api_keys:
+        if not settings.api_keys and not settings.admin_key:
             logger.warning(
                 "no API keys are configured: the gateway is open to anyone who can reach "
                 "%s:%s (set MODELYARD_API_KEYS to require a key)",
@@ -83,17 +100,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await database.connect()  # applies the registered migrations
         logger.info("database: %s", redact(database.url))
         app.state.database = database
+        redis = await _redis(settings.redis_url)
+        # The end-of-generation hook stays app.state.on_generation_end, called after the
+        # record is queued and the reservation settled.
+        accounts = Accounts(settings, database, redis, lambda g: app.state.on_generation_end(g))
+        await accounts.start()
+        app.state.accounts = accounts
         await gateway.start()
         try:
             yield
         finally:
             await gateway.aclose()
             await close_response_store(app)
+            await accounts.aclose()
+            if redis is not None:
+                await redis.aclose()
             await database.close()
 
     app = Starlette(
         routes=_routes(),
         lifespan=lifespan,
+        middleware=[Middleware(AuthMiddleware)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,
@@ -101,6 +128,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
     )
     app.state.gateway = gateway
-    app.state.auth = Authenticator(settings.api_keys)
+    app.state.auth = Authenticator()
     app.state.on_generation_end = _log_generation
     return app

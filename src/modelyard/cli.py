@@ -1,4 +1,4 @@
-"""`modelyard serve | models`: the command line."""
+"""`modelyard serve | models | keys`: the command line."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"modelyard: {exc}", file=sys.stderr)
         return 2
     workers = args.workers or settings.workers
-    if not settings.api_keys and not is_loopback(settings.host) and not settings.insecure_no_auth:
+    keyed = settings.api_keys or settings.admin_key
+    if not keyed and not is_loopback(settings.host) and not settings.insecure_no_auth:
         print(
             f"modelyard: refusing to serve on {settings.host} with no API keys: anyone on the "
             "network could use it. Set MODELYARD_API_KEYS, or pass --insecure-no-auth.",
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p_models = sub.add_parser("models", help="list the catalog and which providers serve it")
     p_models.add_argument("--config", help="TOML config file")
     p_models.set_defaults(func=models)
+    from modelyard.accounts.cli import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

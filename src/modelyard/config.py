@@ -91,6 +91,13 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     # The provisioning key that manages inference keys (/api/v1/keys); never used for inference.
     admin_key: str | None = field(default=None, repr=False)
+    # Where generation records wait while the database is down (default: the data dir).
+    spool_dir: str | None = None
+    # Request limits as "requests/interval" ("600/1m"): per key (a key's own setting wins),
+    # per key and model (by model id), and per key across `:free` variants.
+    key_rate_limit: str | None = None
+    model_rate_limits: dict[str, str] = field(default_factory=dict)
+    free_rate_limits: list[str] = field(default_factory=lambda: ["20/1m", "50/1d"])
 
 
 def _as_bool(value: str) -> bool:
@@ -165,6 +172,11 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
     routing = data.get("routing", {})
     settings.failure_window_seconds = float(routing.get("failure_window_seconds", 30.0))
     settings.sticky_seconds = float(routing.get("sticky_seconds", 600.0))
+    limits = data.get("limits", {})
+    settings.key_rate_limit = limits.get("key") or None
+    settings.model_rate_limits = dict(limits.get("models", {}))
+    settings.free_rate_limits = list(limits.get("free", settings.free_rate_limits))
+    settings.spool_dir = server.get("spool_dir") or None
     for slug, table in data.get("providers", {}).items():
         settings.upstreams[slug] = _upstream_from_table(slug, table)
 
@@ -187,6 +199,8 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         settings.redis_url = url
     if admin := env.get("MODELYARD_ADMIN_KEY"):
         settings.admin_key = admin
+    if spool := env.get("MODELYARD_SPOOL_DIR"):
+        settings.spool_dir = spool
     if host := env.get("MODELYARD_HOST"):
         settings.host = host
     if port := env.get("MODELYARD_PORT"):

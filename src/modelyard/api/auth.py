@@ -1,37 +1,61 @@
-"""Bearer-key authentication against the configured keys (stored as digests only)."""
+"""Bearer-key authentication for every API route, before any handler reads the body.
+
+`AuthMiddleware` looks the key up (accounts: MODELYARD_API_KEYS, keys in the database,
+cached) and leaves the caller on `request.state.caller`; a missing, unknown, disabled or
+deleted key is answered 401 there, so no surface can forget it. Handlers that need the
+caller's identity call `request.app.state.auth.check(request)` (the key's hash, or None
+when the gateway is open). Public routes (the model catalogue) and the key-management
+routes, which take the provisioning key instead, are left alone.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelyard.gateway.errors import Unauthorized
+from modelyard.api.errors import error_response
+from modelyard.gateway.errors import GatewayError, Unauthorized
+
+# Paths under the API prefixes that need no inference key.
+_PUBLIC = re.compile(r"^/(?:api/)?v1/(?:models(?:/.*)?|keys(?:/.*)?)$")
+_API = re.compile(r"^/(?:api/)?v1/")
 
 
 def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-class Authenticator:
-    def __init__(self, keys: list[str]) -> None:
-        self._digests = frozenset(digest(k) for k in keys)
+def needs_key(path: str) -> bool:
+    return bool(_API.match(path)) and not _PUBLIC.match(path)
 
-    @property
-    def open(self) -> bool:
-        return not self._digests
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and needs_key(scope["path"]):
+            request = Request(scope)
+            try:
+                caller = await scope["app"].state.accounts.authenticate(request.headers)
+            except GatewayError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+            scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+class Authenticator:
+    """What a handler asks: whose request is this (the middleware already checked)."""
 
     def check(self, request: Request) -> str | None:
-        """The caller's key digest (hex), or None when no keys are configured."""
-        if not self._digests:
+        """The caller's key hash (hex), or None when the gateway is open to anyone."""
+        caller = getattr(request.state, "caller", None)
+        if caller is None:
+            raise Unauthorized("Missing Authentication header", code=401)
+        if caller.key.hash == "anonymous":
             return None
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized(
-                "Missing Authentication header: send 'Authorization: Bearer <key>'", code=401
-            )
-        key_digest = digest(token.strip())
-        if key_digest not in self._digests:
-            raise Unauthorized("Invalid API key", code=401)
-        return key_digest.hex()
+        return str(caller.key.hash)

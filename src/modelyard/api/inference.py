@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard.accounts.service import Accounts
 from modelyard.api.errors import error_response
 from modelyard.api.sse import KEEPALIVE, sse_response
 from modelyard.gateway.errors import GatewayError
@@ -64,8 +66,29 @@ def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
     gateway: Gateway = request.app.state.gateway
     plan = gateway.plan(raw, request.headers.get("x-session-id"))
     generation = Generation(plan=plan, stream=stream, app=app_attribution(request))
-    events = run_generation(gateway, generation, request.app.state.on_generation_end)
+    events = _admitted(request, generation)
     return Started(generation, events, asyncio.ensure_future(anext(events)))
+
+
+async def _admitted(request: Request, generation: Generation) -> AsyncIterator[Event]:
+    """The generation's events once the caller's key admits it (model allow-list, request
+    limits, credit reservation: 403/429/402 surface like any failure before the first
+    event); the admission records and settles it whichever way it ends."""
+    accounts: Accounts = request.app.state.accounts
+    caller = getattr(request.state, "caller", None) or await accounts.authenticate(
+        request.headers
+    )
+    admission = await accounts.admit(caller, generation.plan, generation.id)
+    try:
+        async with aclosing(
+            run_generation(request.app.state.gateway, generation, admission.finish)
+        ) as events:
+            async for event in events:
+                yield event
+    finally:
+        if not admission.done:  # never started: nothing ran, release the reservation
+            generation.cancelled = True
+            admission.finish(generation)
 
 
 async def _wait_disconnect(request: Request) -> None:
