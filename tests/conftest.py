@@ -34,6 +34,8 @@ def _models_toml() -> str:
         "hang",
         "tools",
         "long",
+        "json",
+        "agent",
     ]:
         out.append(
             f"""

@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from pydantic import BaseModel
 
 from tests.conftest import GatewayProcess
 from tests.test_chat_upstream import expected_cost
@@ -293,3 +294,93 @@ def test_cancel_background_response(client: OpenAI, upstream: MockUpstream) -> N
     plain = client.responses.create(model="test/normal", input="Hi")
     with pytest.raises(openai.BadRequestError):
         client.responses.cancel(plain.id)
+
+
+class City(BaseModel):
+    name: str
+    is_capital: bool
+
+
+def test_parse_with_pydantic(client: OpenAI, upstream: MockUpstream) -> None:
+    parsed = client.responses.parse(model="test/json", input="Paris?", text_format=City)
+    assert parsed.output_parsed == City(name="Paris", is_capital=True)
+    sent = upstream.received("json")[-1]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["name"] == "City"
+    assert sent["json_schema"]["strict"] is True
+    with client.responses.stream(model="test/json", input="Paris?", text_format=City) as stream:
+        final = stream.get_final_response()
+    assert final.output_parsed == City(name="Paris", is_capital=True)
+
+
+def test_non_stream_tool_round_trip_ends_in_text(client: OpenAI, upstream: MockUpstream) -> None:
+    first = client.responses.create(model="test/agent", input="Weather?", tools=[WEATHER])
+    call = first.output[0]
+    assert call.type == "function_call" and call.status == "completed"
+    assert call.call_id == "call_1" and json.loads(call.arguments) == {"city": "Paris"}
+    assert first.output_text == ""
+    second = client.responses.create(
+        model="test/agent",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": "call_1", "output": "sunny"}],
+        tools=[WEATHER],
+    )
+    assert second.output_text == "Hello from the mock."
+    assert upstream.received("agent")[-1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "sunny",
+    }
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_agents_sdk_tool_loop_on_chat_only_upstream(
+    gateway: GatewayProcess, streamed: bool
+) -> None:
+    """openai-agents drives the Responses API (tool call, tool result, answer) against an
+    upstream that speaks only Chat Completions, streamed and not."""
+    import asyncio
+
+    import agents
+    from openai import AsyncOpenAI
+
+    calls: list[str] = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        calls.append(city)
+        return "sunny"
+
+    @agents.function_tool
+    def get_time(city: str) -> str:
+        """The local time in a city."""
+        return "noon"
+
+    agents.set_tracing_disabled(True)
+    agent = agents.Agent(
+        name="weather",
+        instructions="Answer with the weather.",
+        tools=[get_weather, get_time],
+        model=agents.OpenAIResponsesModel(
+            model="test/agent",
+            openai_client=AsyncOpenAI(
+                base_url=f"{gateway.base}/v1",
+                api_key="unused",
+                max_retries=0,
+                _strict_response_validation=True,
+            ),
+        ),
+    )
+
+    async def run_streamed() -> object:
+        result = agents.Runner.run_streamed(agent, "Weather in Paris?", max_turns=4)
+        async for _event in result.stream_events():
+            pass
+        return result.final_output
+
+    if streamed:
+        final = asyncio.run(run_streamed())
+    else:
+        final = agents.Runner.run_sync(agent, "Weather in Paris?", max_turns=4).final_output
+    assert calls == ["Paris"]
+    assert final == "Hello from the mock."

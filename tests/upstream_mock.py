@@ -44,6 +44,13 @@ USAGE = {
     "completion_tokens_details": {"reasoning_tokens": 0},
 }
 TEXT = ["Hello", " from", " the", " mock", "."]
+# What model "json" answers: a City, as tests/test_responses_upstream.py parses it.
+JSON_TEXT = ['{"name": ', '"Paris", ', '"is_capital": true}']
+TOOL_CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 
 
 class MockUpstream:
@@ -125,6 +132,27 @@ class MockUpstream:
                 await response.write(b"data: {not json\n\n")
                 return response
             return web.Response(text="<html>not json{", content_type="application/json")
+        if behaviour == "agent":
+            # Calls get_weather (streamed or not), then answers in text after its result.
+            last = (body.get("messages") or [{}])[-1]
+            behaviour = "normal" if last.get("role") == "tool" else "tools"
+            if not stream and behaviour == "tools":
+                behaviour = "tool_call"
+        if not stream and behaviour in ("tool_call", "json"):
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(JSON_TEXT)}
+            if behaviour == "tool_call":
+                message = {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]}
+            finish = "tool_calls" if behaviour == "tool_call" else "stop"
+            return web.json_response(
+                {
+                    "id": "chatcmpl-mock",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": USAGE,
+                }
+            )
         if not stream:
             return web.json_response(
                 {
@@ -172,6 +200,8 @@ class MockUpstream:
                 await response.write(_chunk(model, {}, "tool_calls"))
             else:
                 pieces = TEXT * 40 if behaviour == "long" else TEXT
+                if behaviour == "json":
+                    pieces = JSON_TEXT
                 await response.write(_chunk(model, {"role": "assistant", "content": ""}))
                 for i, piece in enumerate(pieces):
                     await response.write(_chunk(model, {"content": piece}))
