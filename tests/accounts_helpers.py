@@ -19,7 +19,8 @@ COST_PER_REQUEST = 0.0019
 LONG_PROMPT = "word " * 220
 
 
-def config(upstream_url: str, extra: str = "") -> str:
+def config(upstream_url: str, extra: str = "", upstream_model: str = "normal") -> str:
+    """Priced test models served by the mock upstream (`upstream_model` picks its behaviour)."""
     return f"""
 [server]
 keepalive_seconds = 0.25
@@ -42,7 +43,7 @@ completion = 2.0
 input_cache_read = 0.5
 [[models.endpoints]]
 provider = "mock"
-model = "normal"
+model = "{upstream_model}"
 
 [[models]]
 id = "acct/gratis"

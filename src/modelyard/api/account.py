@@ -146,6 +146,7 @@ async def delete_key(request: Request) -> Response:
 
 async def current_key(request: Request) -> Response:
     accounts = _accounts(request)
+    await accounts.records.flush()  # this process's own requests count at once
     caller = _caller(request)
     key = caller.key
     if caller.admin or key is ANONYMOUS or key.static:
@@ -183,6 +184,7 @@ async def current_key(request: Request) -> Response:
 
 async def credits(request: Request) -> Response:
     accounts = _accounts(request)
+    await accounts.records.flush()
     caller = _caller(request)
     if caller.admin:
         usage = await accounts.store.usage(None)
