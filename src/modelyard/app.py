@@ -26,6 +26,7 @@ from modelyard.api.errors import (
 from modelyard.api.models import get_model, list_models, model_endpoints
 from modelyard.api.responses import close_response_store
 from modelyard.api.responses import routes as responses_routes
+from modelyard.api.web import routes as web_routes
 from modelyard.config import Settings, load_settings
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
@@ -54,7 +55,7 @@ def _routes() -> list[Route]:
         ]
         routes += responses_routes(prefix)
         routes += account_routes(prefix)
-    return routes
+    return routes + web_routes()
 
 
 def _log_generation(generation: Generation) -> None:
