@@ -3,14 +3,15 @@
 Every change to a key bumps a version (in the database, and in Redis when configured). Each
 request reads that one number (a Redis GET, or a one-row SELECT) and empties the cache when
 it moved, so a disabled or deleted key is refused at once by every process. If the version
-cannot be read the cache still serves, for at most its TTL; if the database is down, a key
-seen before keeps working so that requests are still served.
+cannot be read the cache still serves, for at most its TTL; if the database is down, the
+last known state of a key seen before holds, so that requests are still served.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from typing import Any
 
@@ -60,7 +61,9 @@ class KeyDirectory:
         version = await self._read_version()
         if version is None or version == self._version:
             return
-        self._entries.clear()
+        # Every entry must be read again; an entry is kept only as the fallback for when the
+        # database cannot be reached (nothing better is known then).
+        self._entries = {h: (info, -math.inf) for h, (info, _) in self._entries.items()}
         self._version = version
         try:
             self._has_db_keys = await self.store.count_usable() > 0
