@@ -21,9 +21,11 @@ from typing import Any
 
 from modelyard.config import EngineConfig, LocalModelConfig
 from modelyard.gateway.errors import ProviderError
-from modelyard.gateway.events import Event, StreamError
+from modelyard.gateway.events import Event, Finish, StreamError, TextDelta
 from modelyard.providers.base import ProviderRequest
 from modelyard.providers.local import logbridge
+from modelyard.providers.local.engine_body import engine_request
+from modelyard.providers.local.tool_calls import ToolCallReader
 from modelyard.providers.openai_compat import events_from_chunk
 
 logger = logging.getLogger("modelyard.engine")
@@ -32,30 +34,6 @@ DEFAULT_MODEL_ID = "huggingfacetb/smollm2-135m-instruct"
 DEFAULT_ENGINE_MODEL = "smollm2-135m-instruct"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DONE = object()
-
-# Request fields the engine understands; everything else (gateway extras) is dropped.
-ENGINE_FIELDS = {
-    "messages",
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "stop",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "repetition_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "n_probs",
-}
 
 
 def default_gguf_path() -> Path | None:
@@ -137,10 +115,13 @@ class LocalProvider:
                 status=404,
                 retryable=True,
             )
-        body = {k: v for k, v in request.body.items() if k in ENGINE_FIELDS}
+        loop = asyncio.get_running_loop()
+        # Grammars are compiled to be checked: off the event loop, before any slot is taken.
+        prepared = await loop.run_in_executor(self._pool, engine_request, request.body)
+        body = prepared.body
+        reader = prepared.reader
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
 
@@ -186,9 +167,28 @@ class LocalProvider:
                     return
                 for event in events_from_chunk(chunk):
                     started = True
-                    yield event
+                    if reader is None:
+                        yield event
+                    else:
+                        for out in _read_tools(reader, event):
+                            yield out
         finally:
             stop.set()
             if not future.done():
                 # Let the worker thread notice `stop` and return; do not wait on the loop.
                 future.add_done_callback(lambda f: f.exception())
+
+
+def _read_tools(reader: ToolCallReader, event: Event) -> list[Event]:
+    """Text goes through the tool-call reader; a finish after calls is `tool_calls`."""
+    if isinstance(event, TextDelta):
+        events = reader.feed(event.text)
+        if event.logprobs and events and isinstance(events[-1], TextDelta):
+            events[-1].logprobs = event.logprobs
+        return events
+    if isinstance(event, Finish):
+        events = reader.finish()
+        if reader.calls and event.reason == "stop":
+            event = Finish("tool_calls", "tool_calls")
+        return [*events, event]
+    return [event]
