@@ -180,3 +180,27 @@ def client(gateway: GatewayProcess) -> OpenAI:
         timeout=60,
         _strict_response_validation=True,
     )
+
+
+@pytest.fixture(scope="session")
+def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway serving only the embedded model, with 4 slots (batched cases) and the
+    engine's own log lines (slot releases) in its log."""
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("engine"),
+        "",
+        {"MODELYARD_ENGINE_SLOTS": "4", "MODELYARD_LOG_LEVEL": "debug"},
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def engine_client(engine_gateway: GatewayProcess) -> OpenAI:
+    return OpenAI(
+        base_url=f"{engine_gateway.base}/api/v1",
+        api_key="unused",
+        max_retries=0,
+        timeout=120,
+        _strict_response_validation=True,
+    )
