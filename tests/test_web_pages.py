@@ -266,7 +266,9 @@ def test_playground_streams_side_by_side_then_activity_and_rankings(
     page.goto(f"{web.base}/rankings?period=day")
     row = page.locator(f'#top-models tr[data-model="{LOCAL_MODEL}"]')
     assert row.count() == 1
-    assert "modelyard Playground" in page.inner_text("#top-apps")
+    playground = page.locator("#top-apps tbody tr", has_text="modelyard Playground")
+    assert playground.count() == 1  # one app, keyed by the gateway's origin
+    assert f"{web.base}/" in playground.inner_text()
     screenshot(page, "rankings-after-chat")
 
     page.goto(f"{web.base}/models/{LOCAL_MODEL}/apps")
@@ -302,6 +304,8 @@ def test_providers_tab_shows_the_endpoints_api_numbers(web: GatewayProcess, page
     page.goto(f"{web.base}/models/test/normal/pricing")
     pricing = page.inner_text('table.pricing[data-provider="mock"]')
     assert "Input" in pricing and "$1" in pricing and "$2" in pricing
+    for label in ["Output", "Cached input (read)", "Reasoning", "Image input", "Request"]:
+        assert label in pricing
     page.goto(f"{web.base}/models/test/normal/uptime")
     assert page.locator("#uptime-chart").count() == 1
     page.goto(f"{web.base}/models/test/normal/performance")

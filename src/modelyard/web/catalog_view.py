@@ -37,6 +37,15 @@ PRICE_ROWS = [
     ("request", "Request", "per request"),
     ("web_search", "Web search", "per search"),
 ]
+# Shown for every endpoint, $0 where it charges nothing; the others only when priced.
+ALWAYS_SHOWN = {
+    "prompt",
+    "completion",
+    "input_cache_read",
+    "internal_reasoning",
+    "image",
+    "request",
+}
 TOKEN_DIMENSIONS = {
     "prompt",
     "completion",
@@ -79,7 +88,7 @@ def endpoint_rows(gateway: Gateway, model: Model) -> list[EndpointRow]:
     for endpoint in model.endpoints:
         prices = []
         for key, label, unit in PRICE_ROWS:
-            if key not in ("prompt", "completion") and key not in endpoint.pricing.values:
+            if key not in ALWAYS_SHOWN and key not in endpoint.pricing.values:
                 continue
             value = endpoint.pricing.get(key)
             prices.append((label, unit, value * PER_MILLION if key in TOKEN_DIMENSIONS else value))

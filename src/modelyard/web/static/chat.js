@@ -105,6 +105,8 @@
     try {
       var response = await fetch(config.base_url + "/chat/completions", {
         method: "POST", headers: headers, body: JSON.stringify(buildBody(model)), signal: signal,
+        // The app is the playground, whatever its query string: send the origin only.
+        referrerPolicy: "origin",
       });
       out.dataset.generationId = response.headers.get("X-Generation-Id") || "";
       if (!response.ok) {
