@@ -195,10 +195,10 @@ def test_agents_sdk_two_tool_loop(gateway) -> None:  # type: ignore[no-untyped-d
         instructions="Use add, then multiply, then answer with the number.",
         tools=[add, multiply],
         model=model,
-        model_settings=agents.ModelSettings(max_tokens=256, temperature=0),
+        model_settings=agents.ModelSettings(max_tokens=64, temperature=0, tool_choice="required"),
     )
     agents.set_tracing_disabled(True)
-    result = agents.Runner.run_sync(agent, "What is (2 + 3) * 4?", max_turns=6)
+    result = agents.Runner.run_sync(agent, "What is (2 + 3) * 4?", max_turns=4)
     assert {"add", "multiply"} <= set(calls)
     assert result.final_output
 
