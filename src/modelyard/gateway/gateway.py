@@ -41,6 +41,7 @@ def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
         "tokenizer": "Other",
         "supported_parameters": [
             "max_tokens",
+            "max_completion_tokens",
             "temperature",
             "top_p",
             "top_k",
@@ -53,6 +54,11 @@ def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
             "logit_bias",
             "logprobs",
             "top_logprobs",
+            # Enforced by the gateway's own grammars, whatever the model's chat template.
+            "response_format",
+            "structured_outputs",
+            "tools",
+            "tool_choice",
         ],
         "endpoints": [{"provider": "local", "model": model.id, "quantization": "unknown"}],
     }
