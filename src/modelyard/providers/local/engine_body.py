@@ -28,12 +28,15 @@ PASSTHROUGH = frozenset(
         "seed",
         "frequency_penalty",
         "presence_penalty",
-        "repetition_penalty",
         "logit_bias",
         "logprobs",
         "top_logprobs",
     }
 )
+
+
+PENALTIES = frozenset({"frequency_penalty", "presence_penalty", "repetition_penalty"})
+DRY_MULTIPLIER = 0.8
 
 
 @dataclass(slots=True)
@@ -87,6 +90,8 @@ def _functions(body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 def engine_request(body: dict[str, Any]) -> EngineRequest:
     """Map a validated chat body; a format or tool schema that cannot be enforced is a 400."""
     out = {k: v for k, v in body.items() if k in PASSTHROUGH}
+    if "repetition_penalty" in body:
+        out["repeat_penalty"] = body["repetition_penalty"]  # llama.cpp's name for it
     if "max_completion_tokens" in body:
         out["max_tokens"] = body["max_completion_tokens"]
     if out.get("top_logprobs") and not out.get("logprobs"):
@@ -117,5 +122,10 @@ def engine_request(body: dict[str, Any]) -> EngineRequest:
         reader = ToolCallReader()
     elif (text := _response_format_grammar(response_format)) is not None:
         out["grammar"] = text
+    if "grammar" in out and not PENALTIES & body.keys():
+        # A small model inside a JSON string or number can repeat itself until max_tokens
+        # ("1111...", the same emoji); DRY penalizes repeated sequences, and quotes, colons
+        # and newlines break its matches, so the grammar's own repeated keys are spared.
+        out["dry_multiplier"] = DRY_MULTIPLIER
     out["messages"] = render_messages(list(body.get("messages") or ()), instruction)
     return EngineRequest(out, reader)

@@ -24,11 +24,12 @@ CALL_OPEN = "<tool_call>["
 CALL_CLOSE = "]</tool_call>"
 CALL_SEPARATOR = ", "
 # Parallel calls in one turn; a small model left unbounded may repeat a call forever.
-MAX_PARALLEL_CALLS = 8
+MAX_PARALLEL_CALLS = 4
 # Compact JSON, no free whitespace: fewer tokens, and nothing for a small model to loop on.
 _JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 # The longest string the model may write where the schema sets no bound (see `tightened`).
-MAX_FREE_STRING = 200
+MAX_FREE_STRING = 64
+MAX_FREE_ITEMS = 8
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -47,7 +48,8 @@ def tightened(schema: Any) -> Any:
       keys until it runs out of tokens (OpenAI's strict mode demands closed objects anyway).
       Branches of `allOf` stay open: closing each would make their intersection empty.
     - Strings with no `maxLength` (and no `pattern`, `enum` or `const`) get one of
-      MAX_FREE_STRING characters: a 135M model at temperature can write digits forever.
+      MAX_FREE_STRING characters, and arrays with no `maxItems` one of MAX_FREE_ITEMS: a
+      135M model can write digits, or add list items, until max_tokens cuts it off.
 
     Every output stays valid against the client's schema: it is a subset of what it allows.
     """
@@ -75,7 +77,15 @@ def tightened(schema: Any) -> Any:
         out["additionalProperties"] = False
     if _is_free_string(out):
         out["maxLength"] = max(MAX_FREE_STRING, int(out.get("minLength") or 0))
+    if _is_free_array(out):
+        out["maxItems"] = max(MAX_FREE_ITEMS, int(out.get("minItems") or 0))
     return out
+
+
+def _is_free_array(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
+    return is_array and "maxItems" not in schema and "prefixItems" not in schema
 
 
 def _is_free_string(schema: dict[str, Any]) -> bool:
