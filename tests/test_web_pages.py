@@ -220,6 +220,8 @@ def _answers(page: Any) -> dict[str, dict[str, str]]:
 def test_playground_streams_side_by_side_then_activity_and_rankings(
     web: GatewayProcess, page: Any
 ) -> None:
+    page.goto(f"{web.base}/models/{LOCAL_MODEL}/activity")
+    before = _today_tokens(page)
     page.goto(f"{web.base}/chat?model={LOCAL_MODEL}&model=test/normal")
     assert page.locator(f'input[name=model][value="{LOCAL_MODEL}"]').is_checked()
     page.fill("#max-tokens", "16")
@@ -248,20 +250,21 @@ def test_playground_streams_side_by_side_then_activity_and_rankings(
     # The mock's usage is 1000 in + 500 out at $1/$2 per 1M: $0.002.
     assert float(answers["test/normal"]["cost"]) == pytest.approx(0.002)
 
-    # The traffic shows on the model's Activity tab, in /rankings and in /activity.
+    # The traffic shows on the model's Activity tab (on top of what earlier tests sent),
+    # in /rankings and in /activity.
+    record = _generation(web, answers[LOCAL_MODEL]["generationId"])
+    wanted = (
+        before[0] + record["tokens_prompt"],
+        before[1] + record["tokens_completion"],
+    )
+
     def activity_shows(p: Any) -> bool:
-        cells = p.locator("#activity-chart .chart-table td[data-value]").evaluate_all(
-            "els => els.map(e => Number(e.dataset.value || 0))"
-        )
-        return sum(cells) > 0
+        today = _today_tokens(p)
+        return today[0] >= wanted[0] and today[1] >= wanted[1]
 
     _wait_for(page, f"{web.base}/models/{LOCAL_MODEL}/activity", activity_shows)
     assert page.locator("#activity-chart").get_attribute("data-drawn") == "1"
     screenshot(page, "model-activity-after-chat")
-    record = _generation(web, answers[LOCAL_MODEL]["generationId"])
-    today = page.locator("#activity-chart tbody tr").last
-    cells = today.locator("td").evaluate_all("els => els.map(e => Number(e.dataset.value))")
-    assert cells[0] >= record["tokens_prompt"] and cells[1] >= record["tokens_completion"]
 
     page.goto(f"{web.base}/rankings?period=day")
     row = page.locator(f'#top-models tr[data-model="{LOCAL_MODEL}"]')
@@ -277,6 +280,17 @@ def test_playground_streams_side_by_side_then_activity_and_rankings(
     assert int(page.locator("#weekly-tokens").get_attribute("data-value")) >= (
         record["tokens_prompt"] + record["tokens_completion"]
     )
+
+
+def _today_tokens(page: Any) -> tuple[int, int]:
+    """(prompt, completion) tokens in the Activity table's last row: today, or none yet."""
+    rows = page.locator("#activity-chart tbody tr")
+    if rows.count() == 0:
+        return (0, 0)
+    cells = rows.last.locator("td[data-value]").evaluate_all(
+        "els => els.map(e => Number(e.dataset.value || 0))"
+    )
+    return (int(cells[0]), int(cells[1])) if len(cells) >= 2 else (0, 0)
 
 
 def _generation(web: GatewayProcess, generation_id: str) -> dict[str, Any]:
