@@ -75,9 +75,7 @@ async def _admitted(request: Request, generation: Generation) -> AsyncIterator[E
     limits, credit reservation: 403/429/402 surface like any failure before the first
     event); the admission records and settles it whichever way it ends."""
     accounts: Accounts = request.app.state.accounts
-    caller = getattr(request.state, "caller", None) or await accounts.authenticate(
-        request.headers
-    )
+    caller = getattr(request.state, "caller", None) or await accounts.authenticate(request.headers)
     admission = await accounts.admit(caller, generation.plan, generation.id)
     try:
         async with aclosing(
