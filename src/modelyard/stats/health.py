@@ -84,12 +84,13 @@ class EndpointStats:
 
 
 class EndpointHealth:
-    __slots__ = ("_view", "_view_at", "buckets", "recent")
+    __slots__ = ("_view", "_view_at", "buckets", "recent", "recent_failures")
 
     def __init__(self) -> None:
         self.buckets: deque[Bucket] = deque()
         # (time, ok) outcomes inside the failure window, for the "is it down" question.
         self.recent: deque[tuple[float, bool]] = deque()
+        self.recent_failures = 0  # how many of `recent` are failures: O(1) health checks
         self._view: RoutingView | None = None
         self._view_at = 0.0
 
@@ -140,9 +141,16 @@ class Health:
 
     def _recent(self, endpoint: EndpointHealth, now: float, ok: bool) -> None:
         endpoint.recent.append((now, ok))
+        if not ok:
+            endpoint.recent_failures += 1
+        self._trim(endpoint, now)
+
+    def _trim(self, endpoint: EndpointHealth, now: float) -> None:
         horizon = now - self.failure_window
-        while endpoint.recent and endpoint.recent[0][0] < horizon:
-            endpoint.recent.popleft()
+        recent = endpoint.recent
+        while recent and recent[0][0] < horizon:
+            if not recent.popleft()[1]:
+                endpoint.recent_failures -= 1
 
     def success(
         self,
@@ -181,13 +189,11 @@ class Health:
         endpoint = self._endpoints.get((model, provider))
         if endpoint is None or not endpoint.recent:
             return False
-        now = self._clock()
-        horizon = now - self.failure_window
-        outcomes = [ok for at, ok in endpoint.recent if at >= horizon]
-        if not outcomes or all(outcomes):
+        self._trim(endpoint, self._clock())
+        recent = endpoint.recent
+        if not recent or not endpoint.recent_failures:
             return False
-        failures = outcomes.count(False)
-        return not outcomes[-1] or failures * 2 >= len(outcomes)
+        return not recent[-1][1] or endpoint.recent_failures * 2 >= len(recent)
 
     def routing_view(self, model: str, provider: str) -> RoutingView:
         """Five-minute latency and throughput percentiles, recomputed at most once a second."""
