@@ -83,11 +83,14 @@ def through_gateway(streams: int, max_tokens: int, slots: int) -> float:
                 "temperature": 0,
                 "stream": True,
             }
-            tokens = 0
+            # The load generator must cost less than what it measures: read raw bytes and
+            # parse only the usage event at the end, never each token's line.
+            tail = b""
             async with client.stream("POST", f"{base}/chat/completions", json=body) as response:
-                async for line in response.aiter_lines():
-                    if line.startswith("data: {") and '"usage"' in line:
-                        tokens = json.loads(line[6:])["usage"]["completion_tokens"]
+                async for data in response.aiter_raw():
+                    tail = (tail + data)[-4096:]
+            usage_line = next(line for line in reversed(tail.split(b"\n\n")) if b'"usage"' in line)
+            tokens = json.loads(usage_line[6:])["usage"]["completion_tokens"]
             return tokens
 
         async def run() -> float:
