@@ -53,6 +53,26 @@ provider = "mock"
 model = "{name}"
 """
         )
+    for name, upstream_model in [("priced", "normal"), ("reasoning", "reasoning")]:
+        # Every price dimension set apart, so cost tests see which tokens got which price.
+        out.append(
+            f"""
+[[models]]
+id = "test/{name}"
+name = "Test {name}"
+context_length = 4096
+supported_parameters = ["max_tokens", "temperature", "reasoning", "include_reasoning"]
+[models.pricing]
+prompt = 1.0
+completion = 2.0
+input_cache_read = 0.1
+input_cache_write = 1.25
+internal_reasoning = 3.0
+[[models.endpoints]]
+provider = "mock"
+model = "{upstream_model}"
+"""
+        )
     out.append(
         """
 [[models]]

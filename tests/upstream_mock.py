@@ -53,6 +53,58 @@ TOOL_CALL = {
 }
 
 
+# What models "reasoning" and "image" answer (tests/test_normalization.py).
+REASONING_TEXT = ["Let me", " think."]
+REASONING_DETAILS = [
+    {
+        "type": "reasoning.text",
+        "text": "Let me think.",
+        "signature": "sig-abc",
+        "format": "anthropic-claude-v1",
+        "index": 0,
+    },
+    {
+        "type": "reasoning.encrypted",
+        "data": "opaque==",
+        "id": "rs_1",
+        "format": "unknown",
+        "index": 1,
+    },
+]
+REASONING_SUMMARY = {"type": "reasoning.summary", "summary": "Thought briefly.", "index": 2}
+REASONING_USAGE = {
+    **USAGE,
+    "completion_tokens_details": {"reasoning_tokens": 300},
+    # An OpenRouter upstream reports its own price; the gateway must not pass it on.
+    "cost": 99.0,
+    "is_byok": False,
+}
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+IMAGE_USAGE = {
+    "prompt_tokens": 100,
+    "completion_tokens": 1300,
+    "total_tokens": 1400,
+    "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": 1200},
+}
+# Usage shapes an upstream may send, picked by the request's `mock_usage` field.
+USAGE_SHAPES: dict[str, dict[str, Any]] = {
+    "responses": {
+        "input_tokens": 1000,
+        "output_tokens": 500,
+        "total_tokens": 1500,
+        "input_tokens_details": {"cached_tokens": 200},
+        "output_tokens_details": {"reasoning_tokens": 100},
+    },
+    "anthropic": {
+        "input_tokens": 600,
+        "output_tokens": 500,
+        "cache_read_input_tokens": 300,
+        "cache_creation_input_tokens": 100,
+    },
+}
+ALIASES = {"gpt-5-image-mini": "image"}
+
+
 class MockUpstream:
     """`script` maps an upstream model id to the behaviour this instance plays for it
     ("*" for every id), so one mock can fail a model another serves; `journal`, shared
@@ -93,7 +145,7 @@ class MockUpstream:
         return [r for r in self.requests if r.get("model") == model]
 
     def behaviour_for(self, model: str) -> str:
-        behaviour = self.script.get(model) or self.script.get("*") or model
+        behaviour = self.script.get(model) or self.script.get("*") or ALIASES.get(model, model)
         if behaviour == "flap":
             # Fails every other request: error, ok, error, ok...
             count = self._flips[model] = self._flips.get(model, 0) + 1
@@ -138,6 +190,8 @@ class MockUpstream:
             behaviour = "normal" if last.get("role") == "tool" else "tools"
             if not stream and behaviour == "tools":
                 behaviour = "tool_call"
+        if behaviour in ("reasoning", "image"):
+            return await self._rich(request, body, behaviour, model, stream)
         if not stream and behaviour in ("tool_call", "json"):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(JSON_TEXT)}
             if behaviour == "tool_call":
@@ -153,6 +207,9 @@ class MockUpstream:
                     "usage": USAGE,
                 }
             )
+        # A request may pick the native finish reason and the usage shape it gets back.
+        finish_reason = body.get("mock_finish") or "stop"
+        usage = USAGE_SHAPES.get(body.get("mock_usage") or "", USAGE)
         if not stream:
             return web.json_response(
                 {
@@ -164,10 +221,10 @@ class MockUpstream:
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": "".join(TEXT)},
-                            "finish_reason": "stop",
+                            "finish_reason": finish_reason,
                         }
                     ],
-                    "usage": USAGE,
+                    "usage": usage,
                 }
             )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -211,7 +268,7 @@ class MockUpstream:
                         # Drop the connection mid-stream, no finish, no [DONE].
                         request.transport.close()
                         return response
-                await response.write(_chunk(model, {}, "stop"))
+                await response.write(_chunk(model, {}, finish_reason))
             await response.write(
                 b"data: "
                 + json.dumps(
@@ -221,7 +278,7 @@ class MockUpstream:
                         "created": 0,
                         "model": model,
                         "choices": [],
-                        "usage": USAGE,
+                        "usage": usage,
                     }
                 ).encode()
                 + b"\n\n"
@@ -231,4 +288,64 @@ class MockUpstream:
         except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
             self.cancelled.append(model)
             raise
+        return response
+
+    async def _rich(
+        self, request: web.Request, body: dict[str, Any], behaviour: str, model: str, stream: bool
+    ) -> web.StreamResponse:
+        """Reasoning (text, signed and encrypted details, a summary) or image output, in
+        OpenRouter's shapes, streamed or whole."""
+        if behaviour == "reasoning":
+            usage = REASONING_USAGE
+            details = [*REASONING_DETAILS, REASONING_SUMMARY]
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": "".join(TEXT),
+                "reasoning": "".join(REASONING_TEXT),
+                "reasoning_details": details,
+            }
+            deltas: list[dict[str, Any]] = [
+                {"role": "assistant", "content": "", "reasoning": REASONING_TEXT[0]},
+                {"reasoning": REASONING_TEXT[1], "reasoning_details": [REASONING_DETAILS[0]]},
+                {"reasoning_details": [REASONING_DETAILS[1]]},
+                # Details alone, no reasoning text: the summary.
+                {"reasoning_details": [REASONING_SUMMARY]},
+                *({"content": piece} for piece in TEXT),
+            ]
+        else:
+            usage = IMAGE_USAGE
+            message = {"role": "assistant", "content": "Here it is.", "images": [IMAGE]}
+            deltas = [
+                {"role": "assistant", "content": "Here it is."},
+                {"images": [IMAGE]},
+            ]
+        finish = body.get("mock_finish") or "stop"
+        if not stream:
+            return web.json_response(
+                {
+                    "id": "gen-mock",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "provider": "Upstream",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": message,
+                            "finish_reason": finish,
+                            "native_finish_reason": finish,
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b": OPENROUTER PROCESSING\n\n")
+        for delta in deltas:
+            await response.write(_chunk(model, delta))
+        await response.write(_chunk(model, {}, finish))
+        await response.write(_chunk(model, {"content": ""}, None, usage=usage))
+        await response.write(b"data: [DONE]\n\n")
+        self.completed.append(model)
         return response

@@ -23,6 +23,21 @@ class ReasoningDelta:
 
 
 @dataclass(slots=True)
+class ReasoningDetails:
+    """`reasoning_details` entries as the upstream sent them (summaries, encrypted blobs,
+    signed text): passed on unchanged, since clients must send them back as they came."""
+
+    details: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Images:
+    """Generated images, `{type: "image_url", image_url: {url: "data:..."}}` each."""
+
+    images: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class ToolCallDelta:
     """A fragment of one tool call; `id` and `name` arrive only on the call's first fragment."""
 
@@ -39,6 +54,7 @@ class Usage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    image_tokens: int = 0  # image output tokens, part of completion_tokens
 
 
 @dataclass(slots=True)
@@ -58,9 +74,47 @@ class StreamError:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-Event = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish | StreamError
+Event = (
+    TextDelta
+    | ReasoningDelta
+    | ReasoningDetails
+    | Images
+    | ToolCallDelta
+    | Usage
+    | Finish
+    | StreamError
+)
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "error"}
+
+# Native finish reasons (OpenAI, Anthropic, Gemini, Bedrock, Mistral, vLLM...), lowercased.
+NATIVE_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "eos": "stop",
+    "eos_token": "stop",
+    "complete": "stop",
+    "finish_reason_stop": "stop",
+    "max_tokens": "length",
+    "max_output_tokens": "length",
+    "max_completion_tokens": "length",
+    "model_length": "length",
+    "model_context_window_exceeded": "length",
+    "token_limit": "length",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "tool_call": "tool_calls",
+    "safety": "content_filter",
+    "recitation": "content_filter",
+    "blocklist": "content_filter",
+    "prohibited_content": "content_filter",
+    "spii": "content_filter",
+    "image_safety": "content_filter",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+    "refusal": "content_filter",
+}
 
 
 def normalize_finish(native: str | None) -> str:
@@ -70,10 +124,4 @@ def normalize_finish(native: str | None) -> str:
     lowered = native.lower()
     if lowered in FINISH_REASONS:
         return lowered
-    if lowered in {"max_tokens", "max_output_tokens", "model_length"}:
-        return "length"
-    if lowered in {"function_call", "tool_use", "tool_call"}:
-        return "tool_calls"
-    if lowered in {"safety", "recitation", "content_filtered", "blocklist"}:
-        return "content_filter"
-    return "stop"
+    return NATIVE_FINISH.get(lowered, "stop")

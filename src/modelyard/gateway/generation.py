@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelyard.catalog.catalog import Endpoint, Model
+from modelyard.gateway import transforms
 from modelyard.gateway.cost import Cost, cost_of
 from modelyard.gateway.errors import GatewayError, NoEndpoint, ProviderError
 from modelyard.gateway.events import (
@@ -28,7 +29,7 @@ from modelyard.gateway.events import (
     Usage,
 )
 from modelyard.gateway.ids import generation_id
-from modelyard.gateway.planner import Plan
+from modelyard.gateway.planner import Attempt, Plan
 from modelyard.providers.base import ProviderRequest
 
 if TYPE_CHECKING:
@@ -100,29 +101,26 @@ async def run_generation(
     try:
         for attempt in generation.plan.attempts:
             provider = gateway.providers[attempt.endpoint.provider]
-            request = ProviderRequest(attempt.endpoint.model, attempt.body, generation.stream)
             attempt_started = time.perf_counter()
-            async with aclosing(provider.generate(request)) as events:
-                try:
-                    first = await anext(events)
-                except ProviderError as exc:
-                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider, exc.status)
-                    generation.attempts.append(
-                        {"provider": provider.name, "model": attempt.model.id, "status": exc.status}
-                    )
-                    failures.append(exc)
-                    logger.info(
-                        "attempt failed: %s at %s: %s", attempt.model.id, provider.slug, exc
-                    )
-                    if not exc.retryable:
-                        raise
-                    continue
-                except StopAsyncIteration:
-                    gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
-                    failures.append(
-                        ProviderError(f"{provider.name} returned nothing", provider=provider.name)
-                    )
-                    continue
+            try:
+                events, first = await _start(provider, attempt, generation)
+            except ProviderError as exc:
+                gateway.health.failure(attempt.model.id, attempt.endpoint.provider, exc.status)
+                generation.attempts.append(
+                    {"provider": provider.name, "model": attempt.model.id, "status": exc.status}
+                )
+                failures.append(exc)
+                logger.info("attempt failed: %s at %s: %s", attempt.model.id, provider.slug, exc)
+                if not exc.retryable:
+                    raise
+                continue
+            except StopAsyncIteration:
+                gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
+                failures.append(
+                    ProviderError(f"{provider.name} returned nothing", provider=provider.name)
+                )
+                continue
+            async with aclosing(events):
                 generation.model = attempt.model
                 generation.endpoint = attempt.endpoint
                 generation.provider_name = provider.name
@@ -165,6 +163,38 @@ async def run_generation(
         gateway.router.observe(generation)
         if on_end is not None:
             on_end(generation)
+
+
+async def _start(
+    provider: Any, attempt: Attempt, generation: Generation
+) -> tuple[AsyncIterator[Event], Event]:
+    """Open the attempt and wait for its first event. Under middle-out the prompt is first
+    compressed to the endpoint's context by estimate; if the provider still finds it over
+    and says by how much, it is compressed again with the provider's own ratio."""
+    endpoint = attempt.endpoint
+    body = attempt.body
+    compress = transforms.enabled(generation.plan.middle_out, endpoint.context_length)
+    budget = transforms.budget_for(body, endpoint.context_length)
+    for retry in range(3):
+        if compress:
+            body, removed = transforms.middle_out(attempt.body, budget)
+            if body is not attempt.body:
+                logger.info("middle-out: %s messages removed to fit %s", removed, budget)
+        events: Any = provider.generate(ProviderRequest(endpoint.model, body, generation.stream))
+        try:
+            return events, await anext(events)
+        except ProviderError as exc:
+            await events.aclose()
+            numbers = transforms.overflow(exc.metadata)
+            if not compress or numbers is None or retry == 2:
+                raise
+            prompt, context = numbers
+            sent = transforms.estimate(body)
+            budget = transforms.budget_for(attempt.body, context) * sent * 9 // (10 * prompt)
+        except BaseException:
+            await events.aclose()
+            raise
+    raise AssertionError("unreachable")
 
 
 def _observe(generation: Generation, event: Event) -> None:

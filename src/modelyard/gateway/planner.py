@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.catalog.catalog import Catalog, Endpoint, Model
+from modelyard.gateway import transforms
 from modelyard.gateway.errors import BadRequest, NoEndpoint
 from modelyard.gateway.routing import Exclusion, Router, conversation_key
 
@@ -75,6 +76,8 @@ class Plan:
     excluded: list[str] = field(default_factory=list)
     # What identifies the conversation for sticky routing (None: not sticky).
     sticky_key: str | None = None
+    # Middle-out compression as the request asks it (None: the default, by context length).
+    middle_out: bool | None = None
 
 
 def split_variants(model_id: str) -> tuple[str, list[str]]:
@@ -115,6 +118,8 @@ def body_for(raw: dict[str, Any], model: Model, endpoint: Endpoint) -> dict[str,
         for key in DROPPABLE & body.keys():
             if key not in supported:
                 del body[key]
+    if "image_config" in body and "image" not in model.output_modalities:
+        del body["image_config"]  # only image-output models take it; others may refuse it
     for key, value in model.default_params.items():
         if key != "reasoning_effort":
             body.setdefault(key, value)
@@ -197,4 +202,10 @@ def plan_chat(
             metadata={"excluded": reasons},
         )
     attempts = [Attempt(model, e, body_for(raw, model, e)) for model, e in ranked]
-    return Plan(requested=requested[0], attempts=attempts, excluded=reasons, sticky_key=sticky_key)
+    return Plan(
+        requested=requested[0],
+        attempts=attempts,
+        excluded=reasons,
+        sticky_key=sticky_key,
+        middle_out=transforms.requested(raw),
+    )

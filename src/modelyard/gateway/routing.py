@@ -111,6 +111,14 @@ class Exclusion:
         return f"{self.model} at {self.provider}: {self.reason}"
 
 
+def _missing_outputs(raw: dict[str, Any], model: Model) -> list[str]:
+    """The output modalities a request asks for (`modalities`) that the model lacks."""
+    modalities = raw.get("modalities")
+    if not modalities or not isinstance(modalities, list):
+        return []
+    return [m for m in modalities if m not in model.output_modalities]
+
+
 def _targets(value: float | PercentileTargets | None) -> dict[str, float]:
     if value is None:
         return {}
@@ -436,9 +444,14 @@ class Router:
         excluded: list[Exclusion] = []
         wanted = requested_parameters(raw) if prefs.require_parameters else set()
         tools = bool(raw.get("tools"))
+        missing_outputs = _missing_outputs(raw, model)
         candidates: list[Endpoint] = []
         for endpoint in endpoints:
-            reason = self._exclusion(model, endpoint, prefs, wanted, tools)
+            reason = (
+                f"does not output {', '.join(map(str, missing_outputs))} (modalities)"
+                if missing_outputs
+                else self._exclusion(model, endpoint, prefs, wanted, tools)
+            )
             if reason is None:
                 candidates.append(endpoint)
             else:

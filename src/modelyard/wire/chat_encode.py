@@ -14,7 +14,9 @@ import orjson
 from modelyard.gateway.events import (
     Event,
     Finish,
+    Images,
     ReasoningDelta,
+    ReasoningDetails,
     StreamError,
     TextDelta,
     ToolCallDelta,
@@ -53,7 +55,7 @@ def usage_payload(generation: Generation) -> dict[str, Any]:
         },
         "completion_tokens_details": {
             "reasoning_tokens": usage.reasoning_tokens,
-            "image_tokens": 0,
+            "image_tokens": usage.image_tokens,
             "audio_tokens": 0,
         },
     }
@@ -110,6 +112,10 @@ class ChunkEncoder:
             return self._chunk({"content": event.text}, logprobs=logprobs)
         if isinstance(event, ReasoningDelta):
             return self._chunk({"content": "", "reasoning": event.text})
+        if isinstance(event, ReasoningDetails):
+            return self._chunk({"content": "", "reasoning_details": event.details})
+        if isinstance(event, Images):
+            return self._chunk({"content": "", "images": event.images})
         if isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
             if event.index not in self._seen_calls:
@@ -163,6 +169,8 @@ class CompletionBuilder:
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.reasoning_details: list[dict[str, Any]] = []
+        self.images: list[dict[str, Any]] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.logprobs: list[dict[str, Any]] = []
         self.finish: Finish | None = None
@@ -175,6 +183,10 @@ class CompletionBuilder:
                 self.logprobs.extend(event.logprobs)
         elif isinstance(event, ReasoningDelta):
             self.reasoning.append(event.text)
+        elif isinstance(event, ReasoningDetails):
+            self.reasoning_details.extend(event.details)
+        elif isinstance(event, Images):
+            self.images.extend(event.images)
         elif isinstance(event, ToolCallDelta):
             call = self.calls.get(event.index)
             if call is None:
@@ -198,6 +210,10 @@ class CompletionBuilder:
             "refusal": None,
             "reasoning": "".join(self.reasoning) if self.reasoning else None,
         }
+        if self.reasoning_details:
+            message["reasoning_details"] = self.reasoning_details
+        if self.images:
+            message["images"] = self.images
         if self.calls:
             message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
         return {
