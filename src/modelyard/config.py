@@ -52,6 +52,10 @@ class LocalModelConfig:
     name: str = ""
     context_length: int = 8192
     description: str = ""
+    # The chat template has a thinking mode: `reasoning` is mapped onto it.
+    reasoning: bool = False
+    # What the model holds in memory, counted against the engine's budget (0: the file size).
+    memory_mb: int = 0
 
 
 @dataclass(slots=True)
@@ -61,7 +65,11 @@ class EngineConfig:
     enabled: bool = True
     slots: int = 4
     threads: int = 0  # 0: all cores
-    preload: bool = True
+    preload: bool = True  # the default model loads at start; the others on first use
+    # Loaded models are unloaded, least recently used first, to stay under this (0: no limit).
+    memory_budget_mb: int = 0
+    # A model other than the default is unloaded after this long unused (0: never).
+    idle_unload_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -155,6 +163,8 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         slots=int(engine.get("slots", 4)),
         threads=int(engine.get("threads", 0)),
         preload=bool(engine.get("preload", True)),
+        memory_budget_mb=int(engine.get("memory_budget_mb", 0)),
+        idle_unload_seconds=float(engine.get("idle_unload_seconds", 0.0)),
     )
     for item in data.get("local_models", []):
         if "id" not in item or "path" not in item:
@@ -166,6 +176,8 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
                 name=item.get("name", ""),
                 context_length=int(item.get("context_length", 8192)),
                 description=item.get("description", ""),
+                reasoning=bool(item.get("reasoning", False)),
+                memory_mb=int(item.get("memory_mb", 0)),
             )
         )
     settings.extra_models = list(data.get("models", []))

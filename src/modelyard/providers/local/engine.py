@@ -14,6 +14,8 @@ import logging
 import os
 import secrets
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +48,43 @@ def default_gguf_path() -> Path | None:
     return path if path.is_file() else None
 
 
+class SlotQueue:
+    """The engine's slots, handed out first come, first served.
+
+    llama.cpp defers what its slots cannot take, but a deferred request only notices that
+    its client left once it starts; here a waiter that is cancelled leaves the line at once.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        logger.debug("queued for a slot: %s waiting", len(self.waiters))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot as it left: pass it on
+            else:
+                self.waiters.remove(waiter)
+                logger.debug("left the slot queue: %s waiting", len(self.waiters))
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
 class LocalModel:
     """One GGUF file loaded in one xllamacpp Server."""
 
@@ -54,6 +93,22 @@ class LocalModel:
         self.engine = engine
         self._server: Any = None
         self._load_lock = threading.Lock()
+        self.slots = SlotQueue(engine.slots)
+        self.users = 0  # requests queued or running; a model in use is never unloaded
+        self.last_used = time.monotonic()
+
+    @property
+    def loaded(self) -> bool:
+        return self._server is not None
+
+    @property
+    def memory_mb(self) -> int:
+        if self.config.memory_mb:
+            return self.config.memory_mb
+        try:
+            return max(1, os.path.getsize(self.config.path) // 2**20)
+        except OSError:
+            return 1
 
     def load(self) -> Any:
         with self._load_lock:
@@ -79,6 +134,15 @@ class LocalModel:
                 )
         return self._server
 
+    def unload(self, why: str) -> None:
+        with self._load_lock:
+            if self.users:  # a request arrived since it was chosen: it stays
+                return
+            server, self._server = self._server, None
+            if server is not None:
+                del server  # stops the engine's loop and frees the model and its cache
+                logger.info("engine unloaded: %s (%s)", self.config.id, why)
+
 
 class LocalProvider:
     """The `local` provider: every GGUF model the engine serves, by engine model id."""
@@ -92,19 +156,61 @@ class LocalProvider:
         for model in models:
             key = DEFAULT_ENGINE_MODEL if model.id == DEFAULT_MODEL_ID else model.id
             self.models[key] = LocalModel(model, engine)
-        # One thread per request in flight; llama.cpp queues beyond its slots.
+        # The first model is the default: preloaded, never unloaded.
+        self.default = next(iter(self.models.values()), None)
+        # A thread per request holding a slot, plus grammar compiles and loads.
         self._pool = ThreadPoolExecutor(
-            max_workers=max(8, engine.slots * 4), thread_name_prefix="engine"
+            max_workers=max(8, engine.slots * (len(self.models) + 3)),
+            thread_name_prefix="engine",
         )
+        self._loading = asyncio.Lock()
+        self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.engine.preload:
-            loop = asyncio.get_running_loop()
-            for model in self.models.values():
-                await loop.run_in_executor(self._pool, model.load)
+        if self.engine.preload and self.default is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, self.default.load)
+        if self.engine.idle_unload_seconds > 0:
+            self._reaper = asyncio.create_task(self._unload_idle())
 
     async def aclose(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _unloadable(self, model: LocalModel) -> bool:
+        return model.loaded and model.users == 0 and model is not self.default
+
+    async def _unload_idle(self) -> None:
+        idle = self.engine.idle_unload_seconds
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(idle / 2, 5.0))
+            async with self._loading:
+                for model in self.models.values():
+                    if self._unloadable(model) and time.monotonic() - model.last_used >= idle:
+                        await loop.run_in_executor(self._pool, model.unload, "idle")
+
+    async def _ensure_loaded(self, model: LocalModel) -> None:
+        """Load on first use; first unload the least recently used idle models that the
+        memory budget has no room for (models in use stay, even over the budget)."""
+        if model.loaded:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._loading:
+            if model.loaded:
+                return
+            budget = self.engine.memory_budget_mb
+            if budget > 0:
+                held = sum(m.memory_mb for m in self.models.values() if m.loaded)
+                idle = sorted(
+                    (m for m in self.models.values() if self._unloadable(m)),
+                    key=lambda m: m.last_used,
+                )
+                while idle and held + model.memory_mb > budget:
+                    victim = idle.pop(0)
+                    held -= victim.memory_mb
+                    await loop.run_in_executor(self._pool, victim.unload, "memory budget")
+            await loop.run_in_executor(self._pool, model.load)
 
     async def generate(self, request: ProviderRequest) -> AsyncIterator[Event]:
         model = self.models.get(request.model)
@@ -118,6 +224,28 @@ class LocalProvider:
         loop = asyncio.get_running_loop()
         # Grammars are compiled to be checked: off the event loop, before any slot is taken.
         prepared = await loop.run_in_executor(self._pool, engine_request, request.body)
+        model.users += 1
+        holding = False
+
+        def done() -> None:
+            model.last_used = time.monotonic()
+            model.users -= 1
+            if holding:
+                model.slots.release()
+
+        try:
+            await model.slots.acquire()
+            holding = True
+            await self._ensure_loaded(model)
+        except BaseException:
+            done()
+            raise
+        async for event in self._run(model, prepared, done):
+            yield event
+
+    async def _run(self, model: LocalModel, prepared: Any, done: Any) -> AsyncIterator[Event]:
+        """Generate in a worker thread that holds a slot; `done` runs once it returns."""
+        loop = asyncio.get_running_loop()
         body = prepared.body
         reader = prepared.reader
         body["stream"] = True
@@ -137,6 +265,7 @@ class LocalProvider:
                 loop.call_soon_threadsafe(queue.put_nowait, {"error": {"message": str(exc)}})
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+                loop.call_soon_threadsafe(done)
 
         future = loop.run_in_executor(self._pool, run)
         started = False
