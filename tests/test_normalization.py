@@ -254,3 +254,89 @@ def test_generation_record_has_the_endpoint_price_not_the_upstream_cost(
     assert data["total_cost"] == pytest.approx(REASONING_COST)
     assert data["native_tokens_reasoning"] == 300
     assert data["finish_reason"] == "stop" and data["native_finish_reason"] == "end_turn"
+
+
+# --- the Responses surface -----------------------------------------------------------------
+
+
+def _reasoning_item(output: list[Any]) -> Any:
+    items = [item for item in output if item.type == "reasoning"]
+    assert len(items) == 1
+    return items[0]
+
+
+def test_responses_reasoning_item_carries_text_summary_and_encrypted_content(
+    client: OpenAI,
+) -> None:
+    response = client.responses.create(model="test/reasoning", input="Hi")
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    item = _reasoning_item(response.output)
+    assert [part.text for part in item.content or ()] == ["Let me think."]
+    assert [part.text for part in item.summary] == ["Thought briefly."]
+    assert item.encrypted_content == "opaque=="
+    assert response.output_text == "Hello from the mock."
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens == 300
+
+
+def test_responses_stream_reasoning_summary_events(client: OpenAI) -> None:
+    events = list(client.responses.create(model="test/reasoning", input="Hi", stream=True))
+    kinds = [event.type for event in events]
+    for kind in (
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+    ):
+        assert kind in kinds
+    summary = "".join(e.delta for e in events if e.type == "response.reasoning_summary_text.delta")
+    assert summary == "Thought briefly."
+    final = events[-1]
+    assert final.type == "response.completed"
+    item = _reasoning_item(final.response.output)
+    assert [part.text for part in item.summary] == ["Thought briefly."]
+    assert item.encrypted_content == "opaque=="
+
+
+def test_responses_reasoning_items_go_back_as_reasoning_details(
+    client: OpenAI, upstream: MockUpstream
+) -> None:
+    first = client.responses.create(model="test/reasoning", input="Hi")
+    reasoning = _reasoning_item(first.output)
+    client.responses.create(
+        model="test/reasoning",
+        input=[
+            {"role": "user", "content": "Hi"},
+            reasoning.model_dump(exclude_none=True),  # type: ignore[list-item]
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Go on"},
+        ],
+    )
+    sent = upstream.received("reasoning")[-1]["messages"][1]
+    assert sent["role"] == "assistant"
+    assert [(d["type"], d["index"]) for d in sent["reasoning_details"]] == [
+        ("reasoning.summary", 0),
+        ("reasoning.text", 1),
+        ("reasoning.encrypted", 2),
+    ]
+    assert sent["reasoning_details"][2]["data"] == "opaque=="
+    assert sent["reasoning_details"][2]["id"] == reasoning.id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_image_output_is_an_image_generation_call(
+    client: OpenAI, upstream: MockUpstream, stream: bool
+) -> None:
+    kwargs: dict[str, Any] = {"model": "openai/gpt-5-image-mini", "input": "Draw a cat"}
+    if stream:
+        events = list(client.responses.create(stream=True, extra_body=IMAGE_REQUEST, **kwargs))
+        assert "response.image_generation_call.completed" in [e.type for e in events]
+        response = events[-1].response
+    else:
+        response = client.responses.create(extra_body=IMAGE_REQUEST, **kwargs)
+    calls = [item for item in response.output if item.type == "image_generation_call"]
+    assert [(c.status, c.result) for c in calls] == [("completed", "iVBORw0KGgo=")]
+    assert upstream.received("gpt-5-image-mini")[-1]["modalities"] == ["image", "text"]
+    assert response.usage is not None
+    assert (response.usage.model_extra or {})["cost"] == pytest.approx(IMAGE_COST)

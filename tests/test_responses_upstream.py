@@ -163,6 +163,10 @@ def test_item_list_input_is_translated(client: OpenAI, upstream: MockUpstream) -
             "tool_calls": [
                 {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
             ],
+            # The reasoning item before the call travels as the call's reasoning_details.
+            "reasoning_details": [
+                {"type": "reasoning.summary", "summary": "hmm", "format": "unknown", "index": 0}
+            ],
         },
         {"role": "tool", "tool_call_id": "c1", "content": "42"},
         {

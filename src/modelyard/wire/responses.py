@@ -382,19 +382,51 @@ def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
     return out
 
 
+def reasoning_details_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Responses reasoning item as chat `reasoning_details` (summaries, text, and the
+    encrypted reasoning under the item's id)."""
+    details: list[dict[str, Any]] = []
+    for part in item.get("summary") or ():
+        details.append(
+            {"type": "reasoning.summary", "summary": part.get("text", ""), "format": "unknown"}
+        )
+    for part in item.get("content") or ():
+        text = part.get("text", "")
+        details.append({"type": "reasoning.text", "text": text, "format": "unknown"})
+    if item.get("encrypted_content"):
+        details.append(
+            {
+                "type": "reasoning.encrypted",
+                "data": item["encrypted_content"],
+                "id": item.get("id"),
+                "format": "unknown",
+            }
+        )
+    for index, detail in enumerate(details):
+        detail["index"] = index
+    return details
+
+
 def messages_from_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Normalized items as Chat Completions messages.
 
     Consecutive function calls join the assistant message before them as `tool_calls`;
-    reasoning items are dropped, since Chat Completions has no portable slot for them.
+    reasoning items become the `reasoning_details` of the assistant message that follows
+    them, as OpenRouter's chat surface takes reasoning back.
     """
     messages: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     for item in items:
         kind = item["type"]
+        if kind == "reasoning":
+            pending += reasoning_details_of(item)
+            continue
         if kind == "message":
             role = item["role"]
             if role == "assistant":
                 messages.append({"role": "assistant", "content": _text_of(item["content"])})
+                if pending:
+                    messages[-1]["reasoning_details"], pending = pending, []
             else:
                 chat_role = "system" if role == "developer" else role
                 content = item["content"]
@@ -419,6 +451,9 @@ def messages_from_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            if pending:
+                messages[-1].setdefault("reasoning_details", []).extend(pending)
+                pending = []
         elif kind == "function_call_output":
             output = item["output"]
             messages.append(
@@ -471,7 +506,8 @@ def chat_body(
     if not messages:
         raise _bad("input holds nothing to send to the model", "input")
     body: dict[str, Any] = {"messages": messages}
-    for key in ("model", "models", "provider", "user"):
+    # Routing, and OpenRouter's image output (`modalities`, `image_config`) as chat takes it.
+    for key in ("model", "models", "provider", "user", "modalities", "image_config"):
         if raw.get(key) is not None:
             body[key] = raw[key]
     for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):

@@ -18,7 +18,9 @@ import orjson
 from modelyard.gateway.events import (
     Event,
     Finish,
+    Images,
     ReasoningDelta,
+    ReasoningDetails,
     StreamError,
     TextDelta,
     ToolCallDelta,
@@ -64,12 +66,16 @@ def _logprobs(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 class _Open:
     """The output item being streamed: only one is open at a time."""
 
-    kind: str  # message | reasoning | function_call
+    kind: str  # message | reasoning | function_call | image_generation_call
     index: int
     item: dict[str, Any]
     parts: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
     call_index: int = -1
+    # A reasoning item: whether its reasoning_text part began, and its summary parts
+    # (their texts, keyed by the upstream detail's index).
+    text_started: bool = False
+    summaries: dict[Any, list[str]] = field(default_factory=dict)
 
 
 class OutputAssembler:
@@ -89,6 +95,10 @@ class OutputAssembler:
             self._text(event)
         elif isinstance(event, ReasoningDelta):
             self._reasoning(event.text)
+        elif isinstance(event, ReasoningDetails):
+            self._reasoning_details(event.details)
+        elif isinstance(event, Images):
+            self._images(event.images)
         elif isinstance(event, ToolCallDelta):
             self._tool_call(event)
         elif isinstance(event, Finish):
@@ -138,16 +148,43 @@ class OutputAssembler:
             )
             item["content"] = [part]
         elif opened.kind == "reasoning":
-            text = "".join(opened.parts)
-            part = {"type": "reasoning_text", "text": text}
-            self._emit(
-                {"type": "response.reasoning_text.done", **at, "content_index": 0, "text": text}
-            )
-            self._emit(
-                {"type": "response.content_part.done", **at, "content_index": 0, "part": part}
-            )
-            item["content"] = [part]
-        else:
+            if opened.text_started:
+                text = "".join(opened.parts)
+                part = {"type": "reasoning_text", "text": text}
+                self._emit(
+                    {
+                        "type": "response.reasoning_text.done",
+                        **at,
+                        "content_index": 0,
+                        "text": text,
+                    }
+                )
+                self._emit(
+                    {"type": "response.content_part.done", **at, "content_index": 0, "part": part}
+                )
+                item["content"] = [part]
+            summary = []
+            for index, texts in enumerate(opened.summaries.values()):
+                summary_part = {"type": "summary_text", "text": "".join(texts)}
+                summary.append(summary_part)
+                self._emit(
+                    {
+                        "type": "response.reasoning_summary_text.done",
+                        **at,
+                        "summary_index": index,
+                        "text": summary_part["text"],
+                    }
+                )
+                self._emit(
+                    {
+                        "type": "response.reasoning_summary_part.done",
+                        **at,
+                        "summary_index": index,
+                        "part": summary_part,
+                    }
+                )
+            item["summary"] = summary
+        elif opened.kind == "function_call":
             item["arguments"] = "".join(opened.parts)
             self._emit(
                 {
@@ -198,7 +235,7 @@ class OutputAssembler:
             }
         )
 
-    def _reasoning(self, text: str) -> None:
+    def _open_reasoning(self) -> _Open:
         opened = self._open
         if opened is None or opened.kind != "reasoning":
             item = {
@@ -208,10 +245,16 @@ class OutputAssembler:
                 "status": "in_progress",
             }
             opened = self._start("reasoning", item)
+        return opened
+
+    def _reasoning(self, text: str) -> None:
+        opened = self._open_reasoning()
+        if not opened.text_started:
+            opened.text_started = True
             self._emit(
                 {
                     "type": "response.content_part.added",
-                    "item_id": item["id"],
+                    "item_id": opened.item["id"],
                     "output_index": opened.index,
                     "content_index": 0,
                     "part": {"type": "reasoning_text", "text": ""},
@@ -227,6 +270,68 @@ class OutputAssembler:
                 "delta": text,
             }
         )
+
+    def _reasoning_details(self, details: list[dict[str, Any]]) -> None:
+        """Chat `reasoning_details` as the reasoning item's parts: summaries as summary
+        parts, encrypted reasoning as `encrypted_content`; `reasoning.text` came already as
+        reasoning text."""
+        opened = self._open_reasoning()
+        at = {"item_id": opened.item["id"], "output_index": opened.index}
+        for detail in details:
+            if not isinstance(detail, dict):
+                continue
+            kind = detail.get("type")
+            if kind == "reasoning.encrypted" and isinstance(detail.get("data"), str):
+                opened.item["encrypted_content"] = (
+                    opened.item.get("encrypted_content") or ""
+                ) + detail["data"]
+            elif kind == "reasoning.summary" and isinstance(detail.get("summary"), str):
+                key = detail.get("index", len(opened.summaries))
+                texts = opened.summaries.get(key)
+                if texts is not None:
+                    summary_index = list(opened.summaries).index(key)
+                else:
+                    summary_index = len(opened.summaries)
+                    texts = opened.summaries[key] = []
+                    self._emit(
+                        {
+                            "type": "response.reasoning_summary_part.added",
+                            **at,
+                            "summary_index": summary_index,
+                            "part": {"type": "summary_text", "text": ""},
+                        }
+                    )
+                texts.append(detail["summary"])
+                self._emit(
+                    {
+                        "type": "response.reasoning_summary_text.delta",
+                        **at,
+                        "summary_index": summary_index,
+                        "delta": detail["summary"],
+                    }
+                )
+
+    def _images(self, images: list[dict[str, Any]]) -> None:
+        """Generated images as completed `image_generation_call` items (base64 results)."""
+        for image in images:
+            url = ((image or {}).get("image_url") or {}).get("url") or ""
+            result = url.split(",", 1)[1] if url.startswith("data:") and "," in url else url
+            item = {
+                "id": item_id("ig"),
+                "type": "image_generation_call",
+                "status": "in_progress",
+                "result": None,
+            }
+            self._start("image_generation_call", item)
+            self._emit(
+                {
+                    "type": "response.image_generation_call.completed",
+                    "item_id": item["id"],
+                    "output_index": len(self.output) - 1,
+                }
+            )
+            item["result"] = result
+            self.close()
 
     def _tool_call(self, event: ToolCallDelta) -> None:
         opened = self._open
