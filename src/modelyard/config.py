@@ -56,6 +56,8 @@ class LocalModelConfig:
     reasoning: bool = False
     # What the model holds in memory, counted against the engine's budget (0: the file size).
     memory_mb: int = 0
+    # A Jinja chat template used instead of the one in the GGUF file (empty: the file's).
+    chat_template: str = ""
 
 
 @dataclass(slots=True)
@@ -178,6 +180,7 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
                 description=item.get("description", ""),
                 reasoning=bool(item.get("reasoning", False)),
                 memory_mb=int(item.get("memory_mb", 0)),
+                chat_template=str(item.get("chat_template", "")),
             )
         )
     settings.extra_models = list(data.get("models", []))

@@ -32,6 +32,8 @@ def local_models(settings: Settings) -> list[LocalModelConfig]:
 
 
 def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
+    # A template with a thinking mode gets `reasoning` mapped onto it.
+    reasoning = ["reasoning", "include_reasoning"] if model.reasoning else []
     return {
         "id": model.id,
         "name": model.name or model.id,
@@ -59,6 +61,7 @@ def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
             "structured_outputs",
             "tools",
             "tool_choice",
+            *reasoning,
         ],
         "endpoints": [{"provider": "local", "model": model.id, "quantization": "unknown"}],
     }

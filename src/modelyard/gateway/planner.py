@@ -136,6 +136,15 @@ def body_for(raw: dict[str, Any], model: Model, endpoint: Endpoint) -> dict[str,
             body["reasoning"] = reasoning
     elif effort and wants_reasoning and effort != "none":
         body["reasoning_effort"] = "high" if effort in {"xhigh", "max"} else effort
+    if endpoint.provider == "local" and wants_reasoning:
+        # The embedded engine maps these onto the chat template's thinking switch.
+        if effort == "none":
+            body["reasoning_effort"] = "none"
+        reasoning = raw.get("reasoning")
+        if raw.get("include_reasoning") is False or (
+            isinstance(reasoning, dict) and reasoning.get("exclude")
+        ):
+            body["include_reasoning"] = False
     if endpoint.provider == "openai" and "max_tokens" in body:
         # OpenAI's reasoning models accept only max_completion_tokens.
         body.setdefault("max_completion_tokens", body.pop("max_tokens"))

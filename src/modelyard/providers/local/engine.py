@@ -23,7 +23,14 @@ from typing import Any
 
 from modelyard.config import EngineConfig, LocalModelConfig
 from modelyard.gateway.errors import ProviderError
-from modelyard.gateway.events import Event, Finish, StreamError, TextDelta
+from modelyard.gateway.events import (
+    Event,
+    Finish,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+    Usage,
+)
 from modelyard.providers.base import ProviderRequest
 from modelyard.providers.local import logbridge
 from modelyard.providers.local.engine_body import engine_request
@@ -125,6 +132,8 @@ class LocalModel:
                 params.cpuparams_batch.n_threads = threads
                 # Lock the engine's own HTTP listener with a key nobody knows.
                 params.api_keys = [secrets.token_urlsafe(32)]
+                if self.config.chat_template:
+                    params.chat_template = self.config.chat_template
                 self._server = xllamacpp.Server(params)
                 logger.info(
                     "engine ready: %s (%s slots, %s tokens of context each)",
@@ -269,6 +278,8 @@ class LocalProvider:
 
         future = loop.run_in_executor(self._pool, run)
         started = False
+        # The engine does not count thinking tokens: everything that is not answer is.
+        thought, answered = False, 0
         try:
             while True:
                 chunk = await queue.get()
@@ -296,6 +307,14 @@ class LocalProvider:
                     return
                 for event in events_from_chunk(chunk):
                     started = True
+                    if isinstance(event, ReasoningDelta):
+                        thought = True
+                        if prepared.hide_reasoning:
+                            continue
+                    elif isinstance(event, TextDelta):
+                        answered += 1  # about a token a chunk (the thinking may be held back)
+                    elif isinstance(event, Usage) and thought and not event.reasoning_tokens:
+                        event.reasoning_tokens = max(0, event.completion_tokens - answered)
                     if reader is None:
                         yield event
                     else:

@@ -44,6 +44,8 @@ class EngineRequest:
     body: dict[str, Any]
     # Reads tool calls back out of the text; None when the request offers no tools.
     reader: ToolCallReader | None = None
+    # The model thinks, but the client asked not to see it (still counted).
+    hide_reasoning: bool = False
 
 
 def _response_format_grammar(response_format: Any) -> str | None:
@@ -127,5 +129,9 @@ def engine_request(body: dict[str, Any]) -> EngineRequest:
         # ("1111...", the same emoji); DRY penalizes repeated sequences, and quotes, colons
         # and newlines break its matches, so the grammar's own repeated keys are spared.
         out["dry_multiplier"] = DRY_MULTIPLIER
+    if (effort := body.get("reasoning_effort")) is not None:
+        # Templates with a thinking mode (Qwen3 and the like) read `enable_thinking`; the
+        # engine returns the thinking as `reasoning_content`.
+        out["chat_template_kwargs"] = {"enable_thinking": effort != "none"}
     out["messages"] = render_messages(list(body.get("messages") or ()), instruction)
-    return EngineRequest(out, reader)
+    return EngineRequest(out, reader, hide_reasoning=body.get("include_reasoning") is False)
