@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from modelyard.gateway import transforms
 from tests.conftest import LOCAL_MODEL, GatewayProcess
+
+
+@pytest.fixture(scope="module")
+def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway of its own: after an 8k prompt has sat in a slot, a seeded request on that
+    engine no longer reproduces the text it gave before (seen with the shared gateway)."""
+    process = GatewayProcess(tmp_path_factory.mktemp("middle-out"), "").start()
+    yield process
+    process.stop()
 
 
 def _chat(gateway: GatewayProcess, messages: list[dict[str, Any]], **extra: Any) -> httpx.Response:
