@@ -96,6 +96,11 @@ def engine_request(body: dict[str, Any]) -> EngineRequest:
         out["repeat_penalty"] = body["repetition_penalty"]  # llama.cpp's name for it
     if "max_completion_tokens" in body:
         out["max_tokens"] = body["max_completion_tokens"]
+    if "seed" in body:
+        # Reusing another request's cached prefix changes how the prompt is batched, and
+        # with it the floating-point path and the sampled text: a seeded request is
+        # computed from scratch so that the same seed always gives the same bytes.
+        out["cache_prompt"] = False
     if out.get("top_logprobs") and not out.get("logprobs"):
         out["logprobs"] = True
     response_format = body.get("response_format")
