@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,8 @@ def direct(streams: int, max_tokens: int, slots: int) -> float:
         LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), EngineConfig(slots=slots)
     )
     server = model.load()
+    # One thread per stream, as the gateway has: the default pool would queue some.
+    pool = ThreadPoolExecutor(max_workers=streams)
     body = {
         "messages": PROMPT,
         "max_tokens": max_tokens,
@@ -44,7 +47,8 @@ def direct(streams: int, max_tokens: int, slots: int) -> float:
                 tokens = chunk["usage"]["completion_tokens"]
             return False
 
-        await asyncio.to_thread(server.handle_chat_completions, dict(body), cb)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(pool, server.handle_chat_completions, dict(body), cb)
         return tokens
 
     async def run() -> float:

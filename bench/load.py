@@ -63,7 +63,7 @@ def wrk(
             "-c",
             str(connections),
             "-d",
-            f"{seconds}s",
+            f"{max(1, round(seconds))}s",
             "--timeout",
             "10s",
             "-s",

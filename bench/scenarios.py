@@ -124,15 +124,27 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
 
 
 def memory(load_seconds: float, rest_seconds: float) -> dict:
-    """Resident set idle (engine unloaded), after sustained load, and after a rest."""
+    """Resident set idle (engine unloaded), after each half of a sustained load (growth
+    between the halves is what a leak looks like; the first half includes warm-up), and
+    after a rest."""
     mock, mock_url = start_mock(LOAD_CORE)
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
         with gateway:
             time.sleep(1)
             idle = gateway.rss_mb()
-            r = wrk(
-                f"{base}/chat/completions", connections=32, seconds=load_seconds, cores=LOAD_CORE
+            first = wrk(
+                f"{base}/chat/completions",
+                connections=32,
+                seconds=load_seconds / 2,
+                cores=LOAD_CORE,
+            )
+            half = gateway.rss_mb()
+            second = wrk(
+                f"{base}/chat/completions",
+                connections=32,
+                seconds=load_seconds / 2,
+                cores=LOAD_CORE,
             )
             loaded = gateway.rss_mb()
             time.sleep(rest_seconds)
@@ -140,7 +152,9 @@ def memory(load_seconds: float, rest_seconds: float) -> dict:
     return {
         "scenario": "memory",
         "idle_mb": round(idle, 1),
+        "half_load_mb": round(half, 1),
         "after_load_mb": round(loaded, 1),
+        "growth_second_half_mb": round(loaded - half, 1),
         "after_rest_mb": round(rested, 1),
-        "load_requests": r["requests"],
+        "load_requests": first["requests"] + second["requests"],
     }
