@@ -140,6 +140,18 @@ class GatewayProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def sdk(
+        self, *, api_key: str = "unused", timeout: float = 60, prefix: str = "/api/v1"
+    ) -> OpenAI:
+        """The official SDK against this gateway, validating every response strictly."""
+        return OpenAI(
+            base_url=f"{self.base}{prefix}",
+            api_key=api_key,
+            max_retries=0,
+            timeout=timeout,
+            _strict_response_validation=True,
+        )
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -193,13 +205,7 @@ api_key = "{MOCK_KEY}"
 
 @pytest.fixture()
 def client(gateway: GatewayProcess) -> OpenAI:
-    return OpenAI(
-        base_url=f"{gateway.base}/api/v1",
-        api_key="unused",
-        max_retries=0,
-        timeout=60,
-        _strict_response_validation=True,
-    )
+    return gateway.sdk()
 
 
 @pytest.fixture(scope="session")
@@ -217,10 +223,4 @@ def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
 
 @pytest.fixture()
 def engine_client(engine_gateway: GatewayProcess) -> OpenAI:
-    return OpenAI(
-        base_url=f"{engine_gateway.base}/api/v1",
-        api_key="unused",
-        max_retries=0,
-        timeout=120,
-        _strict_response_validation=True,
-    )
+    return engine_gateway.sdk(timeout=120)

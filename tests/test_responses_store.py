@@ -72,13 +72,7 @@ def pair(
     second = _start(tmp_path_factory.mktemp("pg-b"), postgres_url, upstream, upstream2)
     try:
         yield tuple(  # type: ignore[misc]
-            OpenAI(
-                base_url=f"{g.base}/v1",
-                api_key="unused",
-                max_retries=0,
-                _strict_response_validation=True,
-            )
-            for g in (first, second)
+            g.sdk(prefix="/v1") for g in (first, second)
         )
     finally:
         first.stop()

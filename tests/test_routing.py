@@ -37,13 +37,7 @@ def routed(tmp_path_factory: pytest.TempPathFactory, upstreams: Upstreams) -> It
 
 @pytest.fixture()
 def sdk(routed: GatewayProcess) -> OpenAI:
-    return OpenAI(
-        base_url=f"{routed.base}/api/v1",
-        api_key="unused",
-        max_retries=0,
-        timeout=30,
-        _strict_response_validation=True,
-    )
+    return routed.sdk(timeout=30)
 
 
 def endpoints(gateway: GatewayProcess, model: str) -> dict[str, dict[str, Any]]:

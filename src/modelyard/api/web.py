@@ -49,8 +49,10 @@ def _base_url(request: Request) -> str:
 
 
 async def _stats(request: Request) -> UsageStats:
-    """The usage queries, with the rollups brought up to date first."""
+    """The usage queries, with this process's queued records written and the rollups
+    brought up to date first, so a page shows the request that was just made."""
     state = request.app.state
+    await state.accounts.records.flush()
     rollup: Rollup | None = getattr(state, "web_rollup", None)
     if rollup is None:
         rollup = state.web_rollup = Rollup(state.database)
