@@ -12,7 +12,7 @@ from typing import Any
 from modelyard.catalog.catalog import Catalog, Endpoint, Model
 from modelyard.gateway import transforms
 from modelyard.gateway.errors import BadRequest, NoEndpoint
-from modelyard.gateway.routing import Exclusion, Router, conversation_key
+from modelyard.gateway.routing import PARAMETERS, Exclusion, Router, conversation_key
 
 # Fields that steer the gateway and never travel upstream.
 GATEWAY_FIELDS = frozenset(
@@ -37,25 +37,19 @@ GATEWAY_FIELDS = frozenset(
 )
 
 # Parameters that are silently dropped for an endpoint that does not list them, as
-# OpenRouter does (an OpenAI reasoning model rejects `temperature`, for one).
-DROPPABLE = frozenset(
-    {
-        "temperature",
-        "top_p",
-        "top_k",
-        "min_p",
-        "top_a",
-        "frequency_penalty",
-        "presence_penalty",
-        "repetition_penalty",
-        "seed",
-        "stop",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "verbosity",
-    }
-)
+# OpenRouter does (an OpenAI reasoning model rejects `temperature`, for one): the sampling
+# knobs. What shapes the answer itself is never dropped; routing filters endpoints on it.
+DROPPABLE = PARAMETERS - {
+    "max_tokens",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "include_reasoning",
+    "web_search_options",
+    "prediction",
+}
 
 VARIANT_SUFFIXES = (":free", ":nitro", ":floor", ":online", ":thinking", ":extended", ":exacto")
 
