@@ -11,14 +11,14 @@ from modelyard.config import ConfigError, load_settings
 
 def test_file_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "modelyard.toml"
-    config.write_text("[server]\nport = 9001\n[engine]\nslots = 3\npoll = 0\n")
+    config.write_text("[server]\nport = 9001\n[engine]\nslots = 3\nthreads = 1\n")
     settings = load_settings(str(config), env={})
-    assert (settings.port, settings.engine.slots, settings.engine.poll) == (9001, 3, 0)
+    assert (settings.port, settings.engine.slots, settings.engine.threads) == (9001, 3, 1)
     settings = load_settings(
-        str(config), env={"MODELYARD_PORT": "9002", "MODELYARD_ENGINE_POLL": "25"}
+        str(config), env={"MODELYARD_PORT": "9002", "MODELYARD_ENGINE_THREADS": "2"}
     )
-    assert (settings.port, settings.engine.poll) == (9002, 25)
-    assert load_settings(None, env={}).engine.poll == 50
+    assert (settings.port, settings.engine.slots, settings.engine.threads) == (9002, 3, 2)
+    assert load_settings(None, env={}).engine.threads == 0
 
 
 def test_upstream_from_environment_keeps_its_key_out_of_repr() -> None:

@@ -22,7 +22,7 @@ def test_engine_listener_refuses_requests(caplog: pytest.LogCaptureFixture) -> N
     assert path is not None
     model = LocalModel(
         LocalModelConfig(id=DEFAULT_MODEL_ID, path=str(path), context_length=512),
-        EngineConfig(slots=1, threads=1, poll=0),
+        EngineConfig(slots=1, threads=1),
     )
     with caplog.at_level(logging.INFO, logger="modelyard.engine"):
         server = model.load()

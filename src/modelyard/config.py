@@ -72,9 +72,6 @@ class EngineConfig:
     memory_budget_mb: int = 0
     # A model other than the default is unloaded after this long unused (0: never).
     idle_unload_seconds: float = 0.0
-    # How hard llama.cpp's compute threads busy-wait for work (0-100, its default 50). On a
-    # small machine that also runs the gateway, 0 leaves the CPU to the event loop.
-    poll: int = 50
 
 
 @dataclass(slots=True)
@@ -170,7 +167,6 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         preload=bool(engine.get("preload", True)),
         memory_budget_mb=int(engine.get("memory_budget_mb", 0)),
         idle_unload_seconds=float(engine.get("idle_unload_seconds", 0.0)),
-        poll=int(engine.get("poll", 50)),
     )
     for item in data.get("local_models", []):
         if "id" not in item or "path" not in item:
@@ -230,8 +226,6 @@ def load_settings(config_file: str | None = None, env: dict[str, str] | None = N
         settings.engine.slots = int(slots)
     if threads := env.get("MODELYARD_ENGINE_THREADS"):
         settings.engine.threads = int(threads)
-    if poll := env.get("MODELYARD_ENGINE_POLL"):
-        settings.engine.poll = int(poll)
     if level := env.get("MODELYARD_LOG_LEVEL"):
         settings.log_level = level
     if "MODELYARD_INSECURE_NO_AUTH" in env:

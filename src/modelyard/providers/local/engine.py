@@ -130,8 +130,6 @@ class LocalModel:
                 threads = self.engine.threads or os.cpu_count() or 1
                 params.cpuparams.n_threads = threads
                 params.cpuparams_batch.n_threads = threads
-                params.cpuparams.poll = self.engine.poll
-                params.cpuparams_batch.poll = self.engine.poll
                 # Lock the engine's own HTTP listener with a key nobody knows.
                 params.api_keys = [secrets.token_urlsafe(32)]
                 if self.config.chat_template:
