@@ -73,6 +73,7 @@ ROUTE_MODELS = "".join(
     [
         route_model("chain", three()),
         route_model("allfail", three()),
+        route_model("refused", three()),
         route_model("pinned", three()),
         route_model("cut", three()),
         route_model("health", three()),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from openai import OpenAI
 
@@ -371,6 +372,23 @@ def test_models_fallback_reports_the_model_that_answered(
     )
     assert completion.model == "route/cheap"
     assert (completion.model_extra or {})["provider"] == "OpenRouter"
+
+
+def test_a_refusal_moves_to_the_next_model_not_the_next_provider(
+    routed: GatewayProcess, sdk: OpenAI, upstreams: Upstreams
+) -> None:
+    for provider in ("openai", "openrouter", "aimlapi"):
+        upstreams[provider].script["refused"] = "error400"
+    hi = [{"role": "user", "content": "Hi"}]
+    completion = sdk.chat.completions.create(
+        model="route/refused", messages=hi, extra_body={"models": ["route/cheap"]}
+    )
+    assert completion.model == "route/cheap"
+    assert len(upstreams.calls("refused")) == 1  # its other providers would refuse it too
+    # Without a fallback model the refusal is the answer, in the provider's own words.
+    with pytest.raises(openai.BadRequestError, match="context too long"):
+        sdk.chat.completions.create(model="route/refused", messages=hi)
+    assert len(upstreams.calls("refused")) == 2
 
 
 def test_sort_partition_none_sorts_across_models(routed: GatewayProcess) -> None:

@@ -98,8 +98,12 @@ async def run_generation(
     """Yield the events of the first endpoint that starts; raise before the first event
     if none can (the last provider error, or a 503 listing every failure)."""
     failures: list[ProviderError] = []
+    refused: set[str] = set()  # models whose provider refused the request itself (a 4xx)
+    attempts = generation.plan.attempts
     try:
-        for attempt in generation.plan.attempts:
+        for number, attempt in enumerate(attempts):
+            if attempt.model.id in refused:
+                continue
             provider = gateway.providers[attempt.endpoint.provider]
             attempt_started = time.perf_counter()
             try:
@@ -112,7 +116,11 @@ async def run_generation(
                 failures.append(exc)
                 logger.info("attempt failed: %s at %s: %s", attempt.model.id, provider.slug, exc)
                 if not exc.retryable:
-                    raise
+                    # Another provider of this model would refuse it too; a fallback model in
+                    # `models` is tried, as OpenRouter does on any error (context length...).
+                    refused.add(attempt.model.id)
+                    if all(later.model.id in refused for later in attempts[number + 1 :]):
+                        raise
                 continue
             except StopAsyncIteration:
                 gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
