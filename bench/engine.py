@@ -95,11 +95,19 @@ def stream_tokens(port: int, max_tokens: int) -> int:
     raise RuntimeError(f"no usage event in the stream's tail: {tail[-300:]!r}")
 
 
-def through_gateway(port: int, streams: int, max_tokens: int) -> float:
+def loop_cpu_seconds(pid: int) -> float:
+    """CPU time of a process's main thread (the gateway's event loop), from /proc."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def through_gateway(port: int, streams: int, max_tokens: int) -> tuple[float, int]:
+    """Output tokens/s over `streams` concurrent requests, and the tokens."""
     with ThreadPoolExecutor(max_workers=streams) as pool:
         started = time.perf_counter()
         counts = list(pool.map(lambda _: stream_tokens(port, max_tokens), range(streams)))
-        return sum(counts) / (time.perf_counter() - started)
+        return sum(counts) / (time.perf_counter() - started), sum(counts)
 
 
 class Direct:
@@ -157,11 +165,16 @@ def engine_rows(
         for streams in streams_list:
             gw: list[float] = []
             dt: list[float] = []
+            tokens, loop_cpu = 0, 0.0
             for r in range(rounds):
                 # Alternate which arm goes first, so drift does not favour either.
                 for arm in ("gw", "dt") if r % 2 == 0 else ("dt", "gw"):
                     if arm == "gw":
-                        gw.append(through_gateway(port, streams, max_tokens))
+                        before = loop_cpu_seconds(gateway.pid)
+                        rate, n = through_gateway(port, streams, max_tokens)
+                        loop_cpu += loop_cpu_seconds(gateway.pid) - before
+                        gw.append(rate)
+                        tokens += n
                     else:
                         dt.append(direct.run(streams, max_tokens))
             g, d = statistics.median(gw), statistics.median(dt)
@@ -176,6 +189,9 @@ def engine_rows(
                     "rounds": rounds,
                     "gateway_range": f"{min(gw):.0f}-{max(gw):.0f}",
                     "direct_range": f"{min(dt):.0f}-{max(dt):.0f}",
+                    # What the gateway spends per token on its event loop (the CPU the
+                    # engine's threads lose to it on a machine they fill): low-noise.
+                    "loop_us_per_token": round(loop_cpu / tokens * 1e6),
                 }
             )
     finally:
