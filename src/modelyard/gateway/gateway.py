@@ -16,6 +16,7 @@ from modelyard.providers.local.engine import (
     LocalProvider,
     default_gguf_path,
 )
+from modelyard.providers.local.engine_body import SUPPORTED_PARAMETERS
 from modelyard.providers.openai_compat import OpenAICompatProvider
 from modelyard.stats.health import Health
 
@@ -41,28 +42,7 @@ def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
         "context_length": model.context_length,
         "max_completion_tokens": model.context_length,
         "tokenizer": "Other",
-        "supported_parameters": [
-            "max_tokens",
-            "max_completion_tokens",
-            "temperature",
-            "top_p",
-            "top_k",
-            "min_p",
-            "stop",
-            "seed",
-            "frequency_penalty",
-            "presence_penalty",
-            "repetition_penalty",
-            "logit_bias",
-            "logprobs",
-            "top_logprobs",
-            # Enforced by the gateway's own grammars, whatever the model's chat template.
-            "response_format",
-            "structured_outputs",
-            "tools",
-            "tool_choice",
-            *reasoning,
-        ],
+        "supported_parameters": [*SUPPORTED_PARAMETERS, *reasoning],
         "endpoints": [{"provider": "local", "model": model.id, "quantization": "unknown"}],
     }
 

@@ -35,6 +35,17 @@ PASSTHROUGH = frozenset(
 )
 
 
+# What the engine honours, as its catalog entries list it: the fields above, the two it
+# renames, and what the gateway enforces with its own grammars, whatever the chat template.
+SUPPORTED_PARAMETERS = (
+    *sorted(PASSTHROUGH),
+    "max_completion_tokens",
+    "repetition_penalty",
+    "response_format",
+    "structured_outputs",
+    "tools",
+    "tool_choice",
+)
 PENALTIES = frozenset({"frequency_penalty", "presence_penalty", "repetition_penalty"})
 DRY_MULTIPLIER = 0.8
 
