@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from modelyard.config import Settings, load_settings
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
 from modelyard.gateway.generation import Generation
+from modelyard.stats.rollup import Rollup
 from modelyard.store.database import Database, redact
 
 logger = logging.getLogger("modelyard")
@@ -108,9 +110,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await accounts.start()
         app.state.accounts = accounts
         await gateway.start()
+        app.state.web_rollup = rollup = Rollup(database)
+        warming = asyncio.create_task(rollup.warm())
         try:
             yield
         finally:
+            warming.cancel()
             await gateway.aclose()
             await close_response_store(app)
             await accounts.aclose()

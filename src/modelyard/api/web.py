@@ -53,9 +53,7 @@ async def _stats(request: Request) -> UsageStats:
     brought up to date first, so a page shows the request that was just made."""
     state = request.app.state
     await state.accounts.records.flush()
-    rollup: Rollup | None = getattr(state, "web_rollup", None)
-    if rollup is None:
-        rollup = state.web_rollup = Rollup(state.database)
+    rollup: Rollup = state.web_rollup
     await rollup.fresh()
     return UsageStats(state.database)
 

@@ -15,6 +15,7 @@ outage) are caught by `reconcile`, which compares record counts per hour over re
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from typing import Any
@@ -24,6 +25,8 @@ import orjson
 import modelyard.accounts.schema  # noqa: F401  (the records table comes first)
 from modelyard.store.database import Database, Queries
 from modelyard.store.migrations import register
+
+logger = logging.getLogger("modelyard.stats")
 
 HOUR = 3600
 DAY = 86_400
@@ -220,3 +223,11 @@ class Rollup:
             if newest is not None:
                 self._newest = newest
             self._refreshed_at = time.monotonic()
+
+    async def warm(self) -> None:
+        """Bring the rollups up to date once at start, so that the first page does not pay
+        for a year of records; on failure the pages try again."""
+        try:
+            await self.fresh()
+        except Exception:
+            logger.exception("building the statistics rollups at start failed")
