@@ -3,6 +3,7 @@
 python -m bench                      # everything, full durations
 python -m bench --quick              # short runs, for a smoke check
 python -m bench overhead streaming   # chosen scenarios
+python -m bench peers                # opt-in: modelyard vs LiteLLM's proxy (installs it once)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bench import scenarios
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL = ["overhead", "throughput", "streaming", "memory", "engine"]
+# Opt-in: not in ALL, so a default run needs no peer gateway download.
+OPT_IN = ["peers"]
 
 
 def machine() -> str:
@@ -41,7 +44,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("scenarios", nargs="*", help=f"any of {ALL} (default: all)")
+    parser.add_argument("scenarios", nargs="*", help=f"any of {ALL + OPT_IN} (default: {ALL})")
     parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
     args = parser.parse_args()
     quick = args.quick
@@ -57,6 +60,10 @@ def main() -> None:
             rows = [scenarios.streaming(20 if quick else 100)]
         elif name == "memory":
             rows = [scenarios.memory(10 if quick else 60, 5 if quick else 60)]
+        elif name == "peers":
+            from bench.peers import peers
+
+            rows = peers(seconds)
         else:
             from bench.engine import engine_rows
 
@@ -66,7 +73,8 @@ def main() -> None:
         results[name] = rows
     print(f"\nmachine: {machine()}\n")
     for name, rows in results.items():
-        print(f"### {name}\n\n{table(rows)}\n")
+        if rows:
+            print(f"### {name}\n\n{table(rows)}\n")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
     out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
