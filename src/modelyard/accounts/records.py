@@ -192,6 +192,16 @@ class RecordWriter:
                 self._spool(batch)
                 logger.warning("database unavailable (%s): spooled %d records", exc, len(batch))
                 return
+            except Exception:
+                # A failure the driver does not name as an outage: still never lose a
+                # record (the insert skips ids already stored, so a replay is harmless).
+                self._spool(batch)
+                logger.exception("writing records failed: spooled %d records", len(batch))
+                return
+            except BaseException:
+                # Cancelled mid-insert (shutdown): the batch goes back for the last flush.
+                self._queue[:0] = batch
+                raise
             for record in batch:
                 self._pending.pop(record["id"], None)
 
