@@ -54,7 +54,7 @@ def main() -> None:
         if name == "overhead":
             rows = [scenarios.overhead(seconds)]
         elif name == "throughput":
-            rows = scenarios.throughput(seconds, [1, 8, 32, 64], workers=1)
+            rows = scenarios.throughput(seconds, [1, 8, 32, 64], workers=1, reference=32)
             rows += scenarios.throughput(seconds, [1, 8, 32, 64], workers=os.cpu_count() or 1)
         elif name == "streaming":
             rows = [scenarios.streaming(20 if quick else 100)]

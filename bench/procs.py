@@ -158,3 +158,12 @@ def start_gateway(
     proc = Proc(pinned(cmd, cores), env)
     wait_http(f"http://127.0.0.1:{port}/health")
     return proc, f"http://127.0.0.1:{port}/api/v1"
+
+
+def start_passthrough(mock_url: str, cores: str | None) -> tuple[Proc, str]:
+    """The bare Starlette + uvicorn + aiohttp reference (bench/passthrough.py)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.passthrough", "--port", str(port), "--upstream", mock_url]
+    proc = Proc(pinned(cmd, cores))
+    wait_http(f"http://127.0.0.1:{port}/")
+    return proc, f"http://127.0.0.1:{port}/api/v1"

@@ -10,7 +10,7 @@ import time
 import aiohttp
 
 from bench.load import wrk
-from bench.procs import BENCH_KEY, BENCH_MODEL, start_gateway, start_mock
+from bench.procs import BENCH_KEY, BENCH_MODEL, start_gateway, start_mock, start_passthrough
 
 # The gateway gets core 0; the mock and the load generator share core 1.
 GATEWAY_CORE = "0"
@@ -22,17 +22,23 @@ def _ms(us: float) -> float:
 
 
 def overhead(seconds: float) -> dict:
-    """Added latency at one request in flight: gateway minus direct-to-mock."""
+    """Added latency at one request in flight: gateway minus direct-to-mock, and the same
+    for the bare pass-through (the least this server and client stack adds here)."""
     mock, mock_url = start_mock(LOAD_CORE)
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
-        with gateway:
-            wrk(f"{base}/chat/completions", connections=1, seconds=1, cores=LOAD_CORE)  # warm
+        bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
+        with gateway, bare:
+            for url in (base, bare_base):  # warm
+                wrk(f"{url}/chat/completions", connections=1, seconds=1, cores=LOAD_CORE)
             direct = wrk(
                 f"{mock_url}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
             )
             through = wrk(
                 f"{base}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
+            )
+            reference = wrk(
+                f"{bare_base}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
             )
     return {
         "scenario": "overhead",
@@ -40,12 +46,30 @@ def overhead(seconds: float) -> dict:
         "gateway_p50_ms": _ms(through["p50_us"]),
         "added_p50_ms": _ms(through["p50_us"] - direct["p50_us"]),
         "added_p99_ms": _ms(through["p99_us"] - direct["p99_us"]),
+        "bare_added_p50_ms": _ms(reference["p50_us"] - direct["p50_us"]),
+        "bare_added_p99_ms": _ms(reference["p99_us"] - direct["p99_us"]),
         "errors": through["errors"],
     }
 
 
-def throughput(seconds: float, concurrency: list[int], workers: int) -> list[dict]:
-    """Requests/s at several in-flight levels; one worker pinned, or `workers` unpinned."""
+def _throughput_row(server: str, workers: int, c: int, r: dict) -> dict:
+    return {
+        "scenario": "throughput",
+        "server": server,
+        "workers": workers,
+        "in_flight": c,
+        "rps": round(r["rps"]),
+        "p50_ms": _ms(r["p50_us"]),
+        "p99_ms": _ms(r["p99_us"]),
+        "error_rate": round(r["errors"] / max(1, r["requests"]), 4),
+    }
+
+
+def throughput(
+    seconds: float, concurrency: list[int], workers: int, reference: int | None = None
+) -> list[dict]:
+    """Requests/s at several in-flight levels; one worker pinned, or `workers` unpinned.
+    With `reference`, the bare pass-through is measured at that level on the same core."""
     rows = []
     mock, mock_url = start_mock(LOAD_CORE)
     with mock:
@@ -55,17 +79,14 @@ def throughput(seconds: float, concurrency: list[int], workers: int) -> list[dic
             wrk(f"{base}/chat/completions", connections=8, seconds=1, cores=LOAD_CORE)
             for c in concurrency:
                 r = wrk(f"{base}/chat/completions", connections=c, seconds=seconds, cores=LOAD_CORE)
-                rows.append(
-                    {
-                        "scenario": "throughput",
-                        "workers": workers,
-                        "in_flight": c,
-                        "rps": round(r["rps"]),
-                        "p50_ms": _ms(r["p50_us"]),
-                        "p99_ms": _ms(r["p99_us"]),
-                        "error_rate": round(r["errors"] / max(1, r["requests"]), 4),
-                    }
-                )
+                rows.append(_throughput_row("modelyard", workers, c, r))
+        if reference:
+            bare, bare_base = start_passthrough(mock_url, cores)
+            with bare:
+                url = f"{bare_base}/chat/completions"
+                wrk(url, connections=8, seconds=1, cores=LOAD_CORE)
+                r = wrk(url, connections=reference, seconds=seconds, cores=LOAD_CORE)
+                rows.append(_throughput_row("bare pass-through", workers, reference, r))
     return rows
 
 
