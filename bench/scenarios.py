@@ -111,6 +111,11 @@ async def _stream_series(url: str, headers: dict, n: int) -> list[dict]:
         return [await _stream_once(session, url, headers) for _ in range(n)]
 
 
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def streaming(samples: int, gap_ms: float = 5.0) -> dict:
     """Added time to first token, and whether chunk gaps survive the gateway."""
     mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms)
@@ -134,6 +139,9 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
         "upstream_gap_ms": gap_ms,
         "gap_p50_direct_ms": round(statistics.median(gaps_direct) * 1000, 3),
         "gap_p50_gateway_ms": round(statistics.median(gaps_gateway) * 1000, 3),
+        "gap_p99_diff_ms": round(
+            abs(_quantile(gaps_gateway, 0.99) - _quantile(gaps_direct, 0.99)) * 1000, 3
+        ),
         "gap_max_diff_ms": round(
             max(abs(a - b) for a, b in zip(sorted(gaps_direct), sorted(gaps_gateway), strict=False))
             * 1000,
