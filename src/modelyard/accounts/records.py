@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import operator
 import os
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ _INSERT = (
     f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))}) ON CONFLICT (id) DO NOTHING"
 )
 BATCH = 500
+_ROW = operator.itemgetter(*COLUMNS)  # a record's values in column order, in one C call
 
 
 def cost_nano(generation: Generation) -> int:
@@ -211,7 +213,7 @@ class RecordWriter:
 
     async def _insert(self, batch: list[dict[str, Any]]) -> None:
         for i in range(0, len(batch), BATCH):
-            rows = [tuple(r[c] for c in COLUMNS) for r in batch[i : i + BATCH]]
+            rows = [_ROW(r) for r in batch[i : i + BATCH]]
             await self.db.executemany(_INSERT, rows)
 
     def _spool(self, batch: list[dict[str, Any]]) -> None:
