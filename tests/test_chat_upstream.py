@@ -202,6 +202,26 @@ def test_client_disconnect_cancels_upstream(
     assert "long" not in upstream.completed
 
 
+def test_client_disconnect_cancels_a_non_streamed_request(
+    gateway: GatewayProcess, upstream: MockUpstream
+) -> None:
+    """The gateway's own upstream read timeout is 2 s here: a client that gives up after
+    0.3 s must close the upstream request long before that."""
+    before = len(upstream.abandoned)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{gateway.base}/api/v1/chat/completions",
+            json={"model": "test/hang", "messages": HI},
+            timeout=httpx.Timeout(30, read=0.3),
+        )
+    deadline = time.monotonic() + 10
+    while len(upstream.abandoned) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert upstream.abandoned[before:], "the upstream request was never closed"
+    model, waited = upstream.abandoned[before]
+    assert model == "hang" and waited < 1.5, upstream.abandoned
+
+
 def test_unconfigured_provider_explains_itself(gateway: GatewayProcess) -> None:
     response = httpx.post(
         f"{gateway.base}/api/v1/chat/completions",

@@ -121,6 +121,7 @@ class MockUpstream:
         self.headers: list[dict[str, str]] = []
         self.cancelled: list[str] = []
         self.completed: list[str] = []
+        self.abandoned: list[tuple[str, float]] = []  # (model, seconds waited) of "hang"
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -134,7 +135,7 @@ class MockUpstream:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", self.port)
         self._loop.run_until_complete(site.start())
@@ -171,7 +172,13 @@ class MockUpstream:
         if behaviour == "error400":
             return web.json_response({"error": {"message": "context too long"}}, status=400)
         if behaviour == "hang":
-            await asyncio.sleep(3600)
+            # Never answers; notes how long its caller waited before closing the connection
+            # (the handler is cancelled then).
+            waited = time.monotonic()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                self.abandoned.append((model, time.monotonic() - waited))
         if behaviour == "slow":
             await asyncio.sleep(1.0)
         if behaviour == "lag":

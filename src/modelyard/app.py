@@ -20,13 +20,14 @@ from modelyard.accounts.service import Accounts
 from modelyard.api.account import routes as account_routes
 from modelyard.api.auth import Authenticator, AuthMiddleware
 from modelyard.api.chat import chat_completions
+from modelyard.api.direct import DirectApp, Handler
 from modelyard.api.errors import (
     gateway_error_handler,
     http_error_handler,
     unexpected_error_handler,
 )
 from modelyard.api.models import get_model, list_models, model_endpoints
-from modelyard.api.responses import close_response_store
+from modelyard.api.responses import close_response_store, create_response
 from modelyard.api.responses import routes as responses_routes
 from modelyard.api.web import routes as web_routes
 from modelyard.config import Settings, load_settings
@@ -45,9 +46,19 @@ async def health(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def _direct() -> dict[str, Handler]:
+    """The inference routes, served before Starlette's router (api/direct.py)."""
+    direct: dict[str, Handler] = {}
+    for prefix in API_PREFIXES:
+        direct[f"{prefix}/chat/completions"] = chat_completions
+        direct[f"{prefix}/responses"] = create_response
+    return direct
+
+
 def _routes() -> list[Route]:
     routes: list[Route] = [Route("/health", health)]
     for prefix in API_PREFIXES:
+        # Listed here too, so that another method gets Starlette's 405.
         routes += [
             Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]),
             Route(f"{prefix}/models", list_models, methods=["GET"]),
@@ -101,7 +112,7 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> DirectApp:
     settings = settings or load_settings()
     gateway = Gateway(settings)
 
@@ -139,7 +150,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await redis.aclose()
             await database.close()
 
-    app = Starlette(
+    app = DirectApp(
+        direct=_direct(),
         routes=_routes(),
         lifespan=lifespan,
         middleware=[Middleware(AuthMiddleware)],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,19 +33,23 @@ def needs_key(path: str) -> bool:
     return bool(_API.match(path)) and not _PUBLIC.match(path)
 
 
+async def identify(scope: Scope) -> None:
+    """Leave the caller on the request's state, or raise 401."""
+    caller = await scope["app"].state.accounts.authenticate(Headers(scope=scope))
+    scope.setdefault("state", {})["caller"] = caller
+
+
 class AuthMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and needs_key(scope["path"]):
-            request = Request(scope)
             try:
-                caller = await scope["app"].state.accounts.authenticate(request.headers)
+                await identify(scope)
             except GatewayError as exc:
                 await error_response(exc)(scope, receive, send)
                 return
-            scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
 
 

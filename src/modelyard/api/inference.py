@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from modelyard.accounts.service import Accounts
 from modelyard.api.errors import error_response
-from modelyard.api.sse import KEEPALIVE, sse_response
+from modelyard.api.sse import KEEPALIVE, Departure, EventStream
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.events import Event, StreamError
 from modelyard.gateway.gateway import Gateway
@@ -33,8 +33,13 @@ CLIENT_CLOSED = 499
 @dataclass(slots=True)
 class Started:
     generation: Generation
+    # Nothing runs until the first event is asked for; closing it stops the provider.
     events: AsyncIterator[Event]
-    first: asyncio.Future[Event]
+
+    async def stop(self) -> None:
+        """Stop a generation nobody waits for any more (frees an engine slot, closes the
+        upstream request); its admission settles and records it."""
+        await self.events.aclose()  # type: ignore[attr-defined]
 
 
 class StreamEncoder(Protocol):
@@ -62,12 +67,11 @@ def app_attribution(request: Request) -> dict[str, str]:
 
 
 def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
-    """Plan a chat-shaped body and start its generation (the first event is awaited later)."""
+    """Plan a chat-shaped body and prepare its generation (it runs when read)."""
     gateway: Gateway = request.app.state.gateway
     plan = gateway.plan(raw, request.headers.get("x-session-id"))
     generation = Generation(plan=plan, stream=stream, app=app_attribution(request))
-    events = _admitted(request, generation)
-    return Started(generation, events, asyncio.ensure_future(anext(events)))
+    return Started(generation, _admitted(request, generation))
 
 
 async def _admitted(request: Request, generation: Generation) -> AsyncIterator[Event]:
@@ -89,55 +93,27 @@ async def _admitted(request: Request, generation: Generation) -> AsyncIterator[E
             admission.finish(generation)
 
 
-async def _wait_disconnect(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def _close(started: Started) -> None:
-    if not started.first.done():
-        started.first.cancel()
-        await asyncio.gather(started.first, return_exceptions=True)
-    await started.events.aclose()  # type: ignore[attr-defined]
-
-
 async def collect_events(
     request: Request, started: Started, sink: Callable[[Event], None]
 ) -> Response | None:
     """Feed every event to `sink`. Returns an error response to send instead of the
     surface's own (a failure, or 499 when the client left and the generation was stopped),
     or None when the generation completed."""
-
-    # The events are read in this task; a watcher cancels it if the client leaves, which
-    # is cheaper per request than running the reading in a task of its own.
-    task = asyncio.current_task()
-    assert task is not None
-    left = False
-
-    async def watch() -> None:
-        nonlocal left
-        await _wait_disconnect(request)
-        left = True
-        task.cancel()
-
-    watcher = asyncio.ensure_future(watch())
+    departure = Departure(request.receive)
     try:
-        sink(await started.first)
         async for event in started.events:
             sink(event)
     except asyncio.CancelledError:
-        if not left:
+        if not departure.left:
             raise
         # The client left: stop the provider (frees an engine slot, closes the upstream).
-        task.uncancel()
-        await _close(started)
+        departure.forgive()
+        await started.stop()
         return Response(status_code=CLIENT_CLOSED)
     except GatewayError as exc:
         return error_response(exc, started.generation.id)
     finally:
-        watcher.cancel()
+        departure.close()
     error = started.generation.error
     if isinstance(error, StreamError):
         failure = GatewayError(error.message, status=error.status, metadata=error.metadata)
@@ -147,10 +123,13 @@ async def collect_events(
 
 async def stream_events(
     request: Request, started: Started, make_encoder: Callable[[Generation], StreamEncoder]
-) -> Response:
+) -> Response | EventStream:
     gateway: Gateway = request.app.state.gateway
     keepalive = gateway.settings.keepalive_seconds
-    first = started.first
+    events = started.events
+    # The first event is awaited in a task of its own so that keep-alive comments can flow
+    # while it takes long (a cold model, fallbacks).
+    first = asyncio.ensure_future(anext(events))
     generation = started.generation
     await asyncio.wait({first}, timeout=keepalive)
     if first.done():
@@ -176,12 +155,15 @@ async def stream_events(
             frame = encoder.encode(event)
             if frame:
                 yield frame
-            async for event in started.events:
+            async for event in events:
                 frame = encoder.encode(event)
                 if frame:
                     yield frame
             yield encoder.tail()
         finally:
-            await _close(started)
+            if not first.done():
+                first.cancel()
+                await asyncio.gather(first, return_exceptions=True)
+            await started.stop()
 
-    return sse_response(body(), {"X-Generation-Id": generation.id})
+    return EventStream(body(), {"X-Generation-Id": generation.id})

@@ -15,11 +15,12 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from modelyard.api.body import read_json
 from modelyard.api.inference import Started, collect_events, start, stream_events
+from modelyard.api.sse import EventStream
 from modelyard.gateway.errors import BadRequest, GatewayError, NotFound
 from modelyard.gateway.gateway import Gateway
 from modelyard.store.responses import DatabaseResponseStore, ResponseStore, StoredResponse
@@ -109,7 +110,7 @@ async def create_response(request: Request) -> Response:
         response = await stream_events(
             request, started, lambda generation: ResponsesEncoder(generation, draft, keep)
         )
-        if parsed.store and isinstance(response, StreamingResponse):
+        if parsed.store and isinstance(response, EventStream):
             response.body_iterator = _stored_before_done(response.body_iterator, store, draft.id)
         return response
     assembler = OutputAssembler(_ignore, new_call_id)
@@ -155,14 +156,6 @@ async def _start_background(
     return _json(queued, {"X-Generation-Id": started.generation.id})
 
 
-async def _stop(started: Started) -> None:
-    """Stop a generation nobody waits for any more (frees the engine slot or upstream)."""
-    if not started.first.done():
-        started.first.cancel()
-        await asyncio.gather(started.first, return_exceptions=True)
-    await started.events.aclose()  # type: ignore[attr-defined]
-
-
 async def _run_background(
     started: Started,
     draft: ResponseDraft,
@@ -174,16 +167,21 @@ async def _run_background(
     assembler = OutputAssembler(_ignore, new_call_id)
     generation = started.generation
     add = assembler.add
+    running = False
     try:
         try:
-            add(await started.first)
-            store.save(
-                StoredResponse(
-                    draft.id, owner, draft.response("in_progress", generation=generation), items
-                )
-            )
             async for event in started.events:
                 add(event)
+                if not running:  # the first event: a provider has started
+                    running = True
+                    store.save(
+                        StoredResponse(
+                            draft.id,
+                            owner,
+                            draft.response("in_progress", generation=generation),
+                            items,
+                        )
+                    )
         except GatewayError as exc:
             final = draft.response(
                 "failed",
@@ -194,7 +192,7 @@ async def _run_background(
             assembler.close()
             final = draft.final(generation, assembler)
     except asyncio.CancelledError:
-        await _stop(started)
+        await started.stop()
         assembler.close("incomplete")
         cancelled = draft.response("cancelled", generation=generation, output=assembler.output)
         await store.put(StoredResponse(draft.id, owner, cancelled, items))
