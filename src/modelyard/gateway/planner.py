@@ -181,7 +181,7 @@ def plan_chat(
             else:
                 reason = disabled_reason.get(endpoint.provider, "provider is not configured")
                 excluded.append(Exclusion(model.id, endpoint.provider, reason, by_request=False))
-        if sticky_key is None and router.wants_sticky(prefs):
+        if sticky_key is None and router.wants_sticky(prefs, available):
             sticky_key = conversation_key(raw, session_header)
         endpoints, left_out = router.rank(model, available, prefs, raw, sticky_key)
         excluded += left_out

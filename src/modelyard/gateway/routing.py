@@ -501,8 +501,9 @@ class Router:
             ranked = ranked[:1]
         return ranked, excluded
 
-    def wants_sticky(self, prefs: Preferences) -> bool:
-        return not prefs.order and prefs.sort is None
+    def wants_sticky(self, prefs: Preferences, endpoints: list[Endpoint]) -> bool:
+        """Whether the conversation's key is worth computing (hashing its messages)."""
+        return not prefs.order and prefs.sort is None and any(map(_caches, endpoints))
 
     # --- feedback --------------------------------------------------------------------
 

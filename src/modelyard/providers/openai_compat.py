@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from modelyard.config import UpstreamConfig
 from modelyard.gateway.errors import ProviderError
@@ -181,7 +182,7 @@ class OpenAICompatProvider:
         self.slug = config.slug
         self.name = config.name or config.slug
         self._session: aiohttp.ClientSession | None = None
-        self._url = f"{config.base_url}/chat/completions"
+        self._url = URL(f"{config.base_url}/chat/completions")  # parsed once, not per request
         self._headers = {"Content-Type": "application/json"}
         if config.api_key:
             self._headers["Authorization"] = f"Bearer {config.api_key}"
@@ -204,6 +205,8 @@ class OpenAICompatProvider:
                 timeout=timeout,
                 json_serialize=lambda o: orjson.dumps(o).decode(),
                 auto_decompress=True,
+                # An upstream's cookies must not travel from one client's request to another's.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

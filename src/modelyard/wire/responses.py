@@ -9,13 +9,13 @@ statuses), which is what is stored and replayed by `previous_response_id`.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
 from modelyard.gateway.errors import BadRequest
+from modelyard.gateway.ids import random_hex
 from modelyard.wire.chat import FUNCTION_NAME, ProviderPreferences, validation_error
 
 # ---------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class ResponsesRequest(Struct):
 
 def item_id(prefix: str) -> str:
     """An OpenAI-looking item id: `msg_...`, `fc_...`, `rs_...`, `resp_...`."""
-    return f"{prefix}_{secrets.token_hex(24)}"
+    return f"{prefix}_{random_hex(24)}"
 
 
 def _with_message_types(raw: dict[str, Any]) -> dict[str, Any]:
