@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -181,6 +182,28 @@ def test_slow_upstream_gets_keepalive_comments(gateway: GatewayProcess) -> None:
         raw = b"".join(response.iter_bytes()).decode()
     assert raw.startswith(": OPENROUTER PROCESSING\n\n")
     assert "Hello" in raw and raw.endswith("data: [DONE]\n\n")
+
+
+def test_failure_after_keepalive_comments_travels_in_the_stream(
+    gateway: GatewayProcess,
+) -> None:
+    """The 200 went out with the first comment; the upstream's later failure is a final
+    chunk with `error` and finish_reason "error", then [DONE]."""
+    with httpx.stream(
+        "POST",
+        f"{gateway.base}/api/v1/chat/completions",
+        json={"model": "test/slowfail", "messages": HI, "stream": True},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        raw = b"".join(response.iter_bytes()).decode()
+    assert raw.startswith(": OPENROUTER PROCESSING\n\n")
+    assert raw.endswith("data: [DONE]\n\n")
+    chunks = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
+    error = chunks[-1]["error"]
+    # 5xx messages are masked mid-stream, as OpenRouter does; the metadata says who failed.
+    assert error["code"] == 502 and "overloaded" in error["metadata"]["raw"], error
+    assert chunks[-1]["choices"][0]["finish_reason"] == "error"
 
 
 def test_client_disconnect_cancels_upstream(

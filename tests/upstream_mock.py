@@ -181,6 +181,9 @@ class MockUpstream:
                 self.abandoned.append((model, time.monotonic() - waited))
         if behaviour == "slow":
             await asyncio.sleep(1.0)
+        if behaviour == "slowfail":
+            await asyncio.sleep(0.6)
+            return web.json_response({"error": {"message": "overloaded"}}, status=503)
         if behaviour == "lag":
             await asyncio.sleep(0.2)
         if behaviour == "badjson":

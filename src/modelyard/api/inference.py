@@ -1,26 +1,25 @@
 """The request path shared by every inference surface (chat, responses...).
 
-A surface parses its own wire format into a chat-shaped body, then: `start` plans and
-starts the generation; `stream_events` or `collect_events` drive it. Streaming waits
-briefly for the first event so that a failure before any token is still a proper HTTP
-error; past that wait the 200 is committed and SSE keep-alive comments flow until the
-first token (fallbacks may still happen behind them).
+A surface parses its own wire format into a chat-shaped body, then: `start` plans the
+generation; `collect_events` drives it to its end, or `stream_events` makes the response
+that streams it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from modelyard.accounts.service import Accounts
-from modelyard.api.errors import error_response
-from modelyard.api.sse import KEEPALIVE, Departure, EventStream
+from modelyard.api.errors import error_response, unexpected_error_handler
+from modelyard.api.sse import KEEPALIVE, SSE_HEADERS, Departure
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.events import Event, StreamError
 from modelyard.gateway.gateway import Gateway
@@ -121,49 +120,116 @@ async def collect_events(
     return None
 
 
-async def stream_events(
-    request: Request, started: Started, make_encoder: Callable[[Generation], StreamEncoder]
-) -> Response | EventStream:
-    gateway: Gateway = request.app.state.gateway
-    keepalive = gateway.settings.keepalive_seconds
-    events = started.events
-    # The first event is awaited in a task of its own so that keep-alive comments can flow
-    # while it takes long (a cold model, fallbacks).
-    first = asyncio.ensure_future(anext(events))
-    generation = started.generation
-    await asyncio.wait({first}, timeout=keepalive)
-    if first.done():
-        try:
-            first.result()
-        except GatewayError as exc:
-            return error_response(exc, generation.id)
+def stream_events(
+    started: Started,
+    make_encoder: Callable[[Generation], StreamEncoder],
+    keepalive: float,
+    before_done: Callable[[], Awaitable[None]] | None = None,
+) -> GenerationStream:
+    """The SSE response of a started generation. `before_done` is awaited before the
+    closing frames (the Responses API holds them until the response is stored)."""
+    return GenerationStream(started, make_encoder, keepalive, before_done)
 
-    async def body() -> AsyncIterator[bytes]:
+
+class GenerationStream:
+    """Sends one generation as SSE. The first event is awaited before anything goes out,
+    so that a failure before any token is still a proper HTTP error; when it takes longer
+    than `keepalive` seconds, the 200 is committed and SSE comments flow until it comes
+    (fallbacks may still happen behind them). The comments are sent by a task that a
+    timer starts, so a quick first event costs no task and no extra loop turn."""
+
+    def __init__(
+        self,
+        started: Started,
+        make_encoder: Callable[[Generation], StreamEncoder],
+        keepalive: float,
+        before_done: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self.started = started
+        self.make_encoder = make_encoder
+        self.keepalive = keepalive
+        self.before_done = before_done
+        generation_id = started.generation.id.encode()
+        self.headers = [*SSE_HEADERS, (b"x-generation-id", generation_id)]
+        self._send: Send | None = None
+        self._pulse: asyncio.Task[None] | None = None
+        self._committed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._send = send
+        started = self.started
+        generation = started.generation
+        timer = asyncio.get_running_loop().call_later(self.keepalive, self._start_pulse)
+        departure = Departure(receive)
         try:
-            while not first.done():
-                yield KEEPALIVE
-                await asyncio.wait({first}, timeout=keepalive)
             try:
-                event = first.result()
+                event = await anext(started.events, None)
             except GatewayError as exc:
-                # Headers are gone already: the error travels inside the stream.
-                yield make_encoder(generation).fail(
-                    StreamError(exc.status, exc.message, exc.metadata or {})
-                )
+                timer.cancel()
+                await self._stop_pulse()
+                if not self._committed:
+                    await error_response(exc, generation.id)(scope, receive, send)
+                    return
+                # The 200 is gone already: the error travels inside the stream.
+                failure = StreamError(exc.status, exc.message, exc.metadata or {})
+                await self._finish(self.make_encoder(generation).fail(failure))
                 return
-            encoder = make_encoder(generation)
-            frame = encoder.encode(event)
+            except Exception as exc:
+                timer.cancel()
+                await self._stop_pulse()
+                if self._committed:
+                    raise
+                await (await unexpected_error_handler(Request(scope), exc))(scope, receive, send)
+                return
+            timer.cancel()
+            await self._stop_pulse()
+            encoder = self.make_encoder(generation)
+            frame = encoder.encode(event) if event is not None else None
+            if not self._committed:
+                await self._commit()
             if frame:
-                yield frame
-            async for event in events:
+                await self._frame(frame)
+            async for event in started.events:
                 frame = encoder.encode(event)
                 if frame:
-                    yield frame
-            yield encoder.tail()
+                    await self._frame(frame)
+            await self._finish(encoder.tail())
+        except asyncio.CancelledError:
+            if not departure.left:
+                raise
+            departure.forgive()  # the client left: nothing more to send
         finally:
-            if not first.done():
-                first.cancel()
-                await asyncio.gather(first, return_exceptions=True)
+            timer.cancel()
+            departure.close()
+            await self._stop_pulse()
             await started.stop()
 
-    return EventStream(body(), {"X-Generation-Id": generation.id})
+    async def _commit(self) -> None:
+        assert self._send is not None
+        self._committed = True
+        await self._send({"type": "http.response.start", "status": 200, "headers": self.headers})
+
+    async def _frame(self, frame: bytes) -> None:
+        assert self._send is not None
+        await self._send({"type": "http.response.body", "body": frame, "more_body": True})
+
+    async def _finish(self, frame: bytes) -> None:
+        if self.before_done is not None:
+            await self.before_done()
+        assert self._send is not None
+        await self._send({"type": "http.response.body", "body": frame, "more_body": False})
+
+    def _start_pulse(self) -> None:
+        self._pulse = asyncio.ensure_future(self._keep_alive())
+
+    async def _keep_alive(self) -> None:
+        await self._commit()
+        while True:
+            await self._frame(KEEPALIVE)
+            await asyncio.sleep(self.keepalive)
+
+    async def _stop_pulse(self) -> None:
+        if self._pulse is not None:
+            self._pulse.cancel()
+            await asyncio.gather(self._pulse, return_exceptions=True)
+            self._pulse = None

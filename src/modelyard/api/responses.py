@@ -9,7 +9,6 @@ database, so a conversation continues on any provider and any gateway process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import orjson
@@ -19,12 +18,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelyard.api.body import read_json
-from modelyard.api.inference import Started, collect_events, start, stream_events
-from modelyard.api.sse import EventStream
+from modelyard.api.inference import (
+    GenerationStream,
+    Started,
+    collect_events,
+    start,
+    stream_events,
+)
 from modelyard.gateway.errors import BadRequest, GatewayError, NotFound
 from modelyard.gateway.gateway import Gateway
 from modelyard.store.responses import DatabaseResponseStore, ResponseStore, StoredResponse
-from modelyard.wire.chat_encode import DONE
 from modelyard.wire.responses import chat_body, input_items, parse_responses_request
 from modelyard.wire.responses_encode import (
     OutputAssembler,
@@ -74,7 +77,7 @@ def _ignore(_payload: dict[str, Any]) -> None:
     """Non-streamed responses keep the items, not the events."""
 
 
-async def create_response(request: Request) -> Response:
+async def create_response(request: Request) -> Response | GenerationStream:
     gateway: Gateway = request.app.state.gateway
     owner = _owner(request)
     raw = await read_json(request, gateway.settings.max_body_bytes)
@@ -107,12 +110,18 @@ async def create_response(request: Request) -> Response:
         return await _start_background(request, body, draft, owner, items, store)
     started = start(request, body, parsed.stream)
     if parsed.stream:
-        response = await stream_events(
-            request, started, lambda generation: ResponsesEncoder(generation, draft, keep)
+
+        async def stored() -> None:
+            """Hold the closing frames until the response is durable, so a client that
+            reads `response.completed` can continue from it at once, on any process."""
+            await store.written(draft.id)
+
+        return stream_events(
+            started,
+            lambda generation: ResponsesEncoder(generation, draft, keep),
+            gateway.settings.keepalive_seconds,
+            stored if parsed.store else None,
         )
-        if parsed.store and isinstance(response, EventStream):
-            response.body_iterator = _stored_before_done(response.body_iterator, store, draft.id)
-        return response
     assembler = OutputAssembler(_ignore, new_call_id)
     failure = await collect_events(request, started, assembler.add)
     if failure is not None:
@@ -122,17 +131,6 @@ async def create_response(request: Request) -> Response:
     if parsed.store:
         await store.put(StoredResponse(draft.id, owner, final, items))
     return _json(final, {"X-Generation-Id": started.generation.id})
-
-
-async def _stored_before_done(
-    frames: AsyncIterable[Any], store: ResponseStore, response_id: str
-) -> AsyncIterator[Any]:
-    """Hold the terminal frames until the response is durable, so a client that reads
-    `response.completed` can continue from it at once, on any gateway process."""
-    async for frame in frames:
-        if isinstance(frame, bytes) and frame.endswith(DONE):
-            await store.written(response_id)
-        yield frame
 
 
 # -- background responses -----------------------------------------------------------------

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive
 
 # An SSE comment, ignored by conforming parsers, sent while no token has arrived yet.
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 
-SSE_HEADERS = {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    "x-accel-buffering": "no",
-}
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 # A request done sooner never pays for a watcher task (most non-streamed ones): a timer
 # costs a microsecond, a task and its cancellation tens of them.
@@ -55,30 +54,3 @@ class Departure:
         self._timer.cancel()
         if self._watcher is not None:
             self._watcher.cancel()
-
-
-class EventStream:
-    """An SSE response sent one frame per write, without Starlette's per-stream task group;
-    when the client leaves, the body iterator is closed, which stops the generation."""
-
-    def __init__(self, body: AsyncIterator[bytes], headers: dict[str, str]) -> None:
-        self.body_iterator = body
-        self.raw_headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in {**SSE_HEADERS, **headers}.items()
-        ]
-
-    async def __call__(self, _scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        departure = Departure(receive)
-        try:
-            async for frame in self.body_iterator:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not departure.left:
-                raise
-            departure.forgive()
-        finally:
-            departure.close()
-            await self.body_iterator.aclose()  # type: ignore[attr-defined]
