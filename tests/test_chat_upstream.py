@@ -140,15 +140,20 @@ def test_malformed_upstream_json(client: OpenAI, gateway: GatewayProcess) -> Non
         list(client.chat.completions.create(model="test/badjson", messages=HI, stream=True))
 
 
-def test_stream_cut_mid_way_ends_with_error_chunk(gateway: GatewayProcess) -> None:
+def _raw_stream(gateway: GatewayProcess, model: str) -> tuple[int, str]:
+    """A streamed request's status and its whole body, as the client receives them."""
     with httpx.stream(
         "POST",
         f"{gateway.base}/api/v1/chat/completions",
-        json={"model": "test/cut", "messages": HI, "stream": True},
+        json={"model": model, "messages": HI, "stream": True},
         timeout=30,
     ) as response:
-        assert response.status_code == 200
-        raw = b"".join(response.iter_bytes()).decode()
+        return response.status_code, b"".join(response.iter_bytes()).decode()
+
+
+def test_stream_cut_mid_way_ends_with_error_chunk(gateway: GatewayProcess) -> None:
+    status, raw = _raw_stream(gateway, "test/cut")
+    assert status == 200
     events = [e for e in raw.split("\n\n") if e.startswith("data: ")]
     error_events = [e for e in events if '"error"' in e]
     assert len(error_events) == 1 and '"finish_reason":"error"' in error_events[0]
@@ -173,13 +178,7 @@ def test_never_answering_upstream_times_out(gateway: GatewayProcess) -> None:
 
 
 def test_slow_upstream_gets_keepalive_comments(gateway: GatewayProcess) -> None:
-    with httpx.stream(
-        "POST",
-        f"{gateway.base}/api/v1/chat/completions",
-        json={"model": "test/slow", "messages": HI, "stream": True},
-        timeout=30,
-    ) as response:
-        raw = b"".join(response.iter_bytes()).decode()
+    _status, raw = _raw_stream(gateway, "test/slow")
     assert raw.startswith(": OPENROUTER PROCESSING\n\n")
     assert "Hello" in raw and raw.endswith("data: [DONE]\n\n")
 
@@ -189,14 +188,8 @@ def test_failure_after_keepalive_comments_travels_in_the_stream(
 ) -> None:
     """The 200 went out with the first comment; the upstream's later failure is a final
     chunk with `error` and finish_reason "error", then [DONE]."""
-    with httpx.stream(
-        "POST",
-        f"{gateway.base}/api/v1/chat/completions",
-        json={"model": "test/slowfail", "messages": HI, "stream": True},
-        timeout=30,
-    ) as response:
-        assert response.status_code == 200
-        raw = b"".join(response.iter_bytes()).decode()
+    status, raw = _raw_stream(gateway, "test/slowfail")
+    assert status == 200
     assert raw.startswith(": OPENROUTER PROCESSING\n\n")
     assert raw.endswith("data: [DONE]\n\n")
     chunks = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
