@@ -55,21 +55,25 @@ class StreamEncoder(Protocol):
         ...
 
 
-def app_attribution(request: Request) -> dict[str, str]:
-    headers = request.headers
+def app_attribution(headers: dict[bytes, bytes]) -> dict[str, str]:
+    """The calling app, from OpenRouter's attribution headers."""
     app: dict[str, str] = {}
-    if referer := headers.get("http-referer") or headers.get("referer"):
-        app["referer"] = referer[:512]
-    if title := headers.get("x-openrouter-title") or headers.get("x-title"):
-        app["title"] = title[:256]
+    if referer := headers.get(b"http-referer") or headers.get(b"referer"):
+        app["referer"] = referer[:512].decode("latin-1")
+    if title := headers.get(b"x-openrouter-title") or headers.get(b"x-title"):
+        app["title"] = title[:256].decode("latin-1")
     return app
 
 
 def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
     """Plan a chat-shaped body and prepare its generation (it runs when read)."""
     gateway: Gateway = request.app.state.gateway
-    plan = gateway.plan(raw, request.headers.get("x-session-id"))
-    generation = Generation(plan=plan, stream=stream, app=app_attribution(request))
+    # One dict for the few headers read here (ASGI gives names lower-cased), rather than a
+    # scan of the header list per name.
+    headers = dict(request.scope["headers"])
+    session = headers.get(b"x-session-id")
+    plan = gateway.plan(raw, session.decode("latin-1") if session else None)
+    generation = Generation(plan=plan, stream=stream, app=app_attribution(headers))
     return Started(generation, _admitted(request, generation))
 
 

@@ -77,6 +77,8 @@ class Plan:
 def split_variants(model_id: str) -> tuple[str, list[str]]:
     """`openai/gpt-oss-20b:free:online` -> (`openai/gpt-oss-20b`, [free, online])."""
     variants: list[str] = []
+    if ":" not in model_id:
+        return model_id, variants
     while True:
         for suffix in VARIANT_SUFFIXES:
             if model_id.endswith(suffix):

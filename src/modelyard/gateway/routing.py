@@ -287,17 +287,14 @@ class Router:
         """Check the request's `provider` object; a 400 names the field at fault."""
         given = raw.get("provider")
         if given is None:
-            parsed = ProviderPreferences()
-        else:
-            try:
-                parsed = msgspec.convert(given, ProviderPreferences)
-            except msgspec.ValidationError as exc:
-                message, _, where = str(exc).rpartition(" - at ")
-                path = where.strip("`").removeprefix("$").removeprefix(".")
-                param = f"provider.{path}" if path else "provider"
-                raise BadRequest(
-                    f"Invalid request: {param}: {message or exc}", param=param
-                ) from None
+            return Preferences()  # most requests: nothing to check
+        try:
+            parsed = msgspec.convert(given, ProviderPreferences)
+        except msgspec.ValidationError as exc:
+            message, _, where = str(exc).rpartition(" - at ")
+            path = where.strip("`").removeprefix("$").removeprefix(".")
+            param = f"provider.{path}" if path else "provider"
+            raise BadRequest(f"Invalid request: {param}: {message or exc}", param=param) from None
         prefs = Preferences(
             order=self._slugs(parsed.order, "provider.order"),
             allow_fallbacks=parsed.allow_fallbacks is not False,
@@ -422,9 +419,9 @@ class Router:
 
     def _balanced(self, endpoints: list[Endpoint]) -> list[Endpoint]:
         """One pick weighted by 1/price^2 (free endpoints first), the rest by price."""
+        if len(endpoints) < 2:
+            return list(endpoints)
         by_price = sorted(endpoints, key=_price)
-        if len(by_price) < 2:
-            return by_price
         prices = [_price(e) for e in by_price]
         if prices[0] == 0:
             pick = self._rng.choice([e for e, p in zip(by_price, prices, strict=True) if p == 0])
@@ -470,7 +467,8 @@ class Router:
                     )
                 )
             )
-        ranked.sort(key=lambda e: self.health.is_down(model.id, e.provider))
+        if len(ranked) > 1:
+            ranked.sort(key=lambda e: self.health.is_down(model.id, e.provider))
         if prefs.order:
             first: list[Endpoint] = []
             for slug in prefs.order:
