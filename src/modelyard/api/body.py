@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from modelyard.gateway.errors import BadRequest, PayloadTooLarge
+from modelyard.api.errors import CLIENT_CLOSED
+from modelyard.gateway.errors import BadRequest, GatewayError, PayloadTooLarge
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -17,14 +18,23 @@ async def read_json(request: Request, limit: int) -> Any:
             raise BadRequest("Invalid Content-Length header")
         if int(declared) > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+    # The server's messages are read directly: most bodies come in one, and Starlette's
+    # stream() would wrap each in an async generator step.
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise GatewayError("The client closed the request", status=CLIENT_CLOSED)
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not body.strip():
         raise BadRequest("Invalid request: the body is empty; send a JSON object")
     try:

@@ -13,6 +13,9 @@ from modelyard.gateway.errors import GatewayError
 
 logger = logging.getLogger("modelyard.api")
 
+# Client closed the request (nginx's convention); nobody reads it, but logs do.
+CLIENT_CLOSED = 499
+
 
 def error_response(error: GatewayError, generation_id: str | None = None) -> Response:
     headers = dict(error.headers)

@@ -18,15 +18,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from modelyard.accounts.service import Accounts
-from modelyard.api.errors import error_response, unexpected_error_handler
+from modelyard.api.errors import CLIENT_CLOSED, error_response, unexpected_error_handler
 from modelyard.api.sse import KEEPALIVE, SSE_HEADERS, Departure
 from modelyard.gateway.errors import GatewayError
 from modelyard.gateway.events import Event, StreamError
 from modelyard.gateway.gateway import Gateway
 from modelyard.gateway.generation import Generation, run_generation
-
-# Client closed the request (nginx's convention); nobody reads it, but logs do.
-CLIENT_CLOSED = 499
 
 
 @dataclass(slots=True)
