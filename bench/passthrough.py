@@ -1,9 +1,9 @@
 """The reference: a bare Starlette + uvicorn + aiohttp pass-through to the mock upstream.
 
 No auth, routing, validation, accounting or records: the same server and client stack as
-the gateway with nothing on top. Measured under the same load, it gives each run its
-machine's scale, so the gateway's numbers read as a fraction of the most that stack does
-here. Run: python -m bench.passthrough --port 9200 --upstream http://127.0.0.1:9100/v1
+the gateway with nothing on top (a stream is relayed as its bytes arrive). Measured under
+the same load, it gives each run its machine's scale, so the gateway's numbers read as a
+fraction of the most that stack does here. Run: python -m bench.passthrough --port 9200 --upstream http://127.0.0.1:9100/v1
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -25,12 +26,22 @@ def app(upstream: str) -> Starlette:
 
     async def forward(request: Request) -> Response:
         assert session is not None
-        async with session.post(
+        body = await request.body()
+        reply = await session.post(
             f"{upstream}/chat/completions",
-            data=await request.body(),
+            data=body,
             headers={"Content-Type": "application/json", "Authorization": "Bearer sk-upstream"},
-        ) as reply:
-            return Response(await reply.read(), reply.status, media_type="application/json")
+        )
+        if not orjson.loads(body).get("stream"):
+            async with reply:
+                return Response(await reply.read(), reply.status, media_type="application/json")
+
+        async def relay() -> AsyncIterator[bytes]:
+            async with reply:
+                async for chunk in reply.content.iter_any():
+                    yield chunk
+
+        return StreamingResponse(relay(), reply.status, media_type="text/event-stream")
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

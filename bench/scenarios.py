@@ -121,10 +121,12 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
     mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms)
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
-        with gateway:
+        bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
+        with gateway, bare:
             direct = asyncio.run(_stream_series(f"{mock_url}/chat/completions", {}, samples))
             auth = {"Authorization": f"Bearer {BENCH_KEY}"}
             through = asyncio.run(_stream_series(f"{base}/chat/completions", auth, samples))
+            relayed = asyncio.run(_stream_series(f"{bare_base}/chat/completions", {}, samples))
 
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
@@ -136,6 +138,8 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
         "direct_ttft_ms": round(med(direct, "ttft") * 1000, 3),
         "gateway_ttft_ms": round(med(through, "ttft") * 1000, 3),
         "added_ttft_ms": round((med(through, "ttft") - med(direct, "ttft")) * 1000, 3),
+        # The same hops through the bare pass-through: what the topology alone costs.
+        "bare_added_ttft_ms": round((med(relayed, "ttft") - med(direct, "ttft")) * 1000, 3),
         "upstream_gap_ms": gap_ms,
         "gap_p50_direct_ms": round(statistics.median(gaps_direct) * 1000, 3),
         "gap_p50_gateway_ms": round(statistics.median(gaps_gateway) * 1000, 3),

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from bench.procs import BENCH_KEY, BENCH_MODEL, Proc, start_gateway, start_mock
+from bench.procs import (
+    BENCH_KEY,
+    BENCH_MODEL,
+    Proc,
+    start_gateway,
+    start_mock,
+    start_passthrough,
+)
 from openai import OpenAI
 
 
@@ -67,3 +74,15 @@ def test_bench_gateway_serves_the_mock_behind_key_auth(bench_gateway: str) -> No
         _sdk(bench_gateway, "sk-wrong").chat.completions.create(
             model=BENCH_MODEL, messages=[{"role": "user", "content": "Hi"}]
         )
+
+
+def test_bare_pass_through_relays_whole_answers_and_streams(mock: str) -> None:
+    """The reference the gateway is measured against does the same work on the wire."""
+    proc, base = start_passthrough(mock, None)
+    with proc:
+        client = _sdk(base, "unused")
+        completion = client.chat.completions.create(
+            model="bench", messages=[{"role": "user", "content": "Hi"}]
+        )
+        assert completion.choices[0].message.content == "Hello from the bench mock."
+        assert _stream_text_and_usage(client, "bench") == (" w0 w1 w2 w3 w4", 5)
