@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import statistics
 import time
+from collections.abc import Iterator
 
 import aiohttp
 
@@ -105,10 +108,36 @@ async def _stream_once(session: aiohttp.ClientSession, url: str, headers: dict) 
     return {"ttft": arrivals[0] - started, "gaps": gaps, "chunks": len(arrivals), "usage": usage}
 
 
-async def _stream_series(url: str, headers: dict, n: int) -> list[dict]:
+async def _stream_rounds(
+    arms: list[tuple[str, dict]], samples: int, rounds: int = 5
+) -> list[list[dict]]:
+    """`samples` streams from each arm (url, headers), in rounds that alternate the arms,
+    so that a drift of the host's speed during the scenario weighs on every arm alike."""
+    results: list[list[dict]] = [[] for _ in arms]
     async with aiohttp.ClientSession() as session:
-        await _stream_once(session, url, headers)
-        return [await _stream_once(session, url, headers) for _ in range(n)]
+        for url, headers in arms:
+            await _stream_once(session, url, headers)  # warm: connections, caches
+        for round_ in range(rounds):
+            order = range(len(arms)) if round_ % 2 == 0 else reversed(range(len(arms)))
+            for index in order:
+                url, headers = arms[index]
+                for _ in range(samples // rounds):
+                    results[index].append(await _stream_once(session, url, headers))
+    return results
+
+
+@contextlib.contextmanager
+def _on_core(core: str) -> Iterator[None]:
+    """Run this process's own load (the streaming client) on the load core, as wrk is."""
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(core)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -122,11 +151,18 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
         bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
-        with gateway, bare:
-            direct = asyncio.run(_stream_series(f"{mock_url}/chat/completions", {}, samples))
+        with gateway, bare, _on_core(LOAD_CORE):
             auth = {"Authorization": f"Bearer {BENCH_KEY}"}
-            through = asyncio.run(_stream_series(f"{base}/chat/completions", auth, samples))
-            relayed = asyncio.run(_stream_series(f"{bare_base}/chat/completions", {}, samples))
+            direct, through, relayed = asyncio.run(
+                _stream_rounds(
+                    [
+                        (f"{mock_url}/chat/completions", {}),
+                        (f"{base}/chat/completions", auth),
+                        (f"{bare_base}/chat/completions", {}),
+                    ],
+                    samples,
+                )
+            )
 
     def med(rows: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in rows)
