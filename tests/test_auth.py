@@ -67,6 +67,14 @@ def test_models_listing_needs_no_key(keyed_gateway: GatewayProcess) -> None:
     assert httpx.get(f"{keyed_gateway.base}/api/v1/models", timeout=10).status_code == 200
 
 
+def test_responses_do_not_name_the_server_software(keyed_gateway: GatewayProcess) -> None:
+    for response in (
+        httpx.get(f"{keyed_gateway.base}/api/v1/models", timeout=10),
+        _post(keyed_gateway, {}),
+    ):
+        assert "server" not in response.headers, response.headers
+
+
 def test_public_address_without_keys_refuses_to_start(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "modelyard", "serve", "--host", "0.0.0.0", "--port", "1"],

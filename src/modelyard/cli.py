@@ -82,6 +82,7 @@ def serve(args: argparse.Namespace) -> int:
         http="httptools",
         log_level=settings.log_level.lower(),
         access_log=args.access_log,
+        server_header=False,  # no "server: uvicorn" on every response
         timeout_graceful_shutdown=5,
     )
     return 0
