@@ -200,21 +200,16 @@ def memory(load_seconds: float, rest_seconds: float) -> dict:
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
         with gateway:
+
+            def half_load() -> dict:
+                url = f"{base}/chat/completions"
+                return wrk(url, connections=32, seconds=load_seconds / 2, cores=LOAD_CORE)
+
             time.sleep(1)
             idle = gateway.rss_mb()
-            first = wrk(
-                f"{base}/chat/completions",
-                connections=32,
-                seconds=load_seconds / 2,
-                cores=LOAD_CORE,
-            )
+            first = half_load()
             half = gateway.rss_mb()
-            second = wrk(
-                f"{base}/chat/completions",
-                connections=32,
-                seconds=load_seconds / 2,
-                cores=LOAD_CORE,
-            )
+            second = half_load()
             loaded = gateway.rss_mb()
             time.sleep(rest_seconds)
             rested = gateway.rss_mb()

@@ -160,14 +160,11 @@ class GenerationStream:
         self._send = send
         started = self.started
         generation = started.generation
-        timer = asyncio.get_running_loop().call_later(self.keepalive, self._start_pulse)
         departure = Departure(receive)
         try:
             try:
-                event = await anext(started.events, None)
+                event = await self._first_event()
             except GatewayError as exc:
-                timer.cancel()
-                await self._stop_pulse()
                 if not self._committed:
                     await error_response(exc, generation.id)(scope, receive, send)
                     return
@@ -176,14 +173,10 @@ class GenerationStream:
                 await self._finish(self.make_encoder(generation).fail(failure))
                 return
             except Exception as exc:
-                timer.cancel()
-                await self._stop_pulse()
                 if self._committed:
                     raise
                 await (await unexpected_error_handler(Request(scope), exc))(scope, receive, send)
                 return
-            timer.cancel()
-            await self._stop_pulse()
             encoder = self.make_encoder(generation)
             frame = encoder.encode(event) if event is not None else None
             if not self._committed:
@@ -200,10 +193,17 @@ class GenerationStream:
                 raise
             departure.forgive()  # the client left: nothing more to send
         finally:
-            timer.cancel()
             departure.close()
-            await self._stop_pulse()
             await started.stop()
+
+    async def _first_event(self) -> Event | None:
+        """The first event; comments flow from a timer-started task while it takes long."""
+        timer = asyncio.get_running_loop().call_later(self.keepalive, self._start_pulse)
+        try:
+            return await anext(self.started.events, None)
+        finally:
+            timer.cancel()
+            await self._stop_pulse()
 
     async def _commit(self) -> None:
         assert self._send is not None
