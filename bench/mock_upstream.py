@@ -2,7 +2,9 @@
 
 A raw asyncio protocol on uvloop with pre-built responses: keep-alive HTTP/1.1, JSON for
 `"stream": false`, SSE for `"stream": true` (configurable chunk count and gap; usage in the
-final chunk). Loopback only. Run: python -m bench.mock_upstream --port 9100
+final chunk). Each content chunk says when it left: " w<i>:<CLOCK_MONOTONIC ns>", so a
+client on the same machine reads the upstream's own gaps, not a second run's. Loopback
+only. Run: python -m bench.mock_upstream --port 9100
 """
 
 from __future__ import annotations
@@ -65,10 +67,8 @@ class Upstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.tasks: set[asyncio.Future[None]] = set()
         self.json_response = _http(_completion("Hello from the bench mock."), b"application/json")
-        words = [f" w{i}" for i in range(opts.chunks)]
-        self.chunks = [_chunk({"role": "assistant", "content": ""})]
-        self.chunks += [_chunk({"content": w}) for w in words]
-        self.chunks.append(_chunk({}, "stop"))
+        self.first = _chunk({"role": "assistant", "content": ""})
+        self.chunks = [_chunk({}, "stop")]
         self.chunks.append(
             _chunk(
                 {},
@@ -121,13 +121,20 @@ class Upstream(asyncio.Protocol):
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
             b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
         )
-        for i, chunk in enumerate(self.chunks):
+        self._send(self.first)
+        for i in range(self.opts.chunks):
             if self.transport.is_closing():
                 return
-            self.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            if self.opts.gap_ms and 0 < i < len(self.chunks) - 2:
+            self._send(_chunk({"content": f" w{i}:{time.monotonic_ns()}"}))
+            if self.opts.gap_ms and i < self.opts.chunks - 1:
                 await asyncio.sleep(self.opts.gap_ms / 1000)
+        for chunk in self.chunks:
+            self._send(chunk)
         self.transport.write(b"0\r\n\r\n")
+
+    def _send(self, chunk: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
 
 
 async def serve(opts: argparse.Namespace) -> None:

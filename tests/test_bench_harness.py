@@ -3,8 +3,13 @@ expects, and the gateway it starts runs with key auth, as a user runs it."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import statistics
+import time
 from collections.abc import Iterator
 
+import aiohttp
 import openai
 import pytest
 from bench.procs import (
@@ -15,6 +20,7 @@ from bench.procs import (
     start_mock,
     start_passthrough,
 )
+from bench.scenarios import _stream_once
 from openai import OpenAI
 
 
@@ -53,6 +59,15 @@ def _stream_text_and_usage(client: OpenAI, model: str) -> tuple[str, int]:
     return text, usage
 
 
+def _words(text: str) -> list[str]:
+    """The mock's content chunks, " w<i>:<send stamp>", without their stamps (which must
+    be the mock's clock: the streaming scenario reads the upstream's gaps from them)."""
+    pieces = re.findall(r"( w\d+):(\d+)", text)
+    stamps = [int(stamp) for _, stamp in pieces]
+    assert stamps == sorted(stamps) and 0 < time.monotonic_ns() - stamps[-1] < 60e9
+    return [word for word, _ in pieces]
+
+
 def test_mock_upstream_speaks_chat_completions(mock: str) -> None:
     client = _sdk(mock, "sk-upstream")
     completion = client.chat.completions.create(
@@ -60,7 +75,8 @@ def test_mock_upstream_speaks_chat_completions(mock: str) -> None:
     )
     assert completion.choices[0].message.content == "Hello from the bench mock."
     assert completion.usage and completion.usage.total_tokens == 20
-    assert _stream_text_and_usage(client, "bench") == (" w0 w1 w2 w3 w4", 5)
+    text, usage = _stream_text_and_usage(client, "bench")
+    assert _words(text) == [" w0", " w1", " w2", " w3", " w4"] and usage == 5
 
 
 def test_bench_gateway_serves_the_mock_behind_key_auth(bench_gateway: str) -> None:
@@ -69,7 +85,8 @@ def test_bench_gateway_serves_the_mock_behind_key_auth(bench_gateway: str) -> No
         model=BENCH_MODEL, messages=[{"role": "user", "content": "Hi"}]
     )
     assert completion.choices[0].message.content == "Hello from the bench mock."
-    assert _stream_text_and_usage(client, BENCH_MODEL) == (" w0 w1 w2 w3 w4", 5)
+    text, usage = _stream_text_and_usage(client, BENCH_MODEL)
+    assert _words(text) == [" w0", " w1", " w2", " w3", " w4"] and usage == 5
     with pytest.raises(openai.AuthenticationError):
         _sdk(bench_gateway, "sk-wrong").chat.completions.create(
             model=BENCH_MODEL, messages=[{"role": "user", "content": "Hi"}]
@@ -85,4 +102,24 @@ def test_bare_pass_through_relays_whole_answers_and_streams(mock: str) -> None:
             model="bench", messages=[{"role": "user", "content": "Hi"}]
         )
         assert completion.choices[0].message.content == "Hello from the bench mock."
-        assert _stream_text_and_usage(client, "bench") == (" w0 w1 w2 w3 w4", 5)
+        text, usage = _stream_text_and_usage(client, "bench")
+    assert _words(text) == [" w0", " w1", " w2", " w3", " w4"] and usage == 5
+
+
+def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
+    """The streaming scenario's client: time to first token, and per pair of content
+    chunks the client's gap minus the mock's (sent 3 ms apart)."""
+    proc, base = start_mock(None, chunks=6, gap_ms=3)
+
+    async def one() -> dict:
+        async with aiohttp.ClientSession() as session:
+            return await _stream_once(session, f"{base}/chat/completions", {})
+
+    with proc:
+        row = asyncio.run(one())
+    assert row["chunks"] == 6 and row["usage"]
+    assert len(row["gaps"]) == len(row["drifts"]) == 5
+    assert min(row["gaps"]) >= 0.0029  # the mock's sleep, at least
+    # What the mock's own timer overshot is not counted against the path it travelled.
+    assert statistics.median(abs(d) for d in row["drifts"]) < 0.001
+    assert 0 < row["ttft"] < 1
