@@ -67,7 +67,7 @@ def main() -> None:
         else:
             from bench.engine import engine_rows
 
-            rows = engine_rows(64 if quick else 256, [1, 8], rounds=2 if quick else 4)
+            rows = engine_rows(64 if quick else 192, [1, 8], rounds=2 if quick else 6)
         for row in rows:
             print(json.dumps(row), flush=True)
         results[name] = rows

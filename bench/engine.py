@@ -143,7 +143,8 @@ class Direct:
 def engine_rows(
     max_tokens: int, streams_list: list[int], rounds: int, threads: int = 0, slots: int = 8
 ) -> list[dict]:
-    """One row per stream count: the median tokens/s of each arm over alternating rounds.
+    """One row per stream count: the median tokens/s of each arm over alternating rounds,
+    and the median of the rounds' gateway/direct ratios.
     `threads` sets the engine's compute threads in both arms (0: all cores)."""
     workdir = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
     env = {
@@ -178,6 +179,9 @@ def engine_rows(
                     else:
                         dt.append(direct.run(streams, max_tokens))
             g, d = statistics.median(gw), statistics.median(dt)
+            # Each round's two arms ran back to back: their ratio cancels the host's drift
+            # between rounds, which a ratio of the two medians keeps.
+            ratios = [a / b for a, b in zip(gw, dt, strict=True)]
             rows.append(
                 {
                     "scenario": "engine",
@@ -185,7 +189,8 @@ def engine_rows(
                     "streams": streams,
                     "gateway_tok_s": round(g, 1),
                     "direct_tok_s": round(d, 1),
-                    "ratio": round(g / d, 3),
+                    "ratio": round(statistics.median(ratios), 3),
+                    "ratio_range": f"{min(ratios):.3f}-{max(ratios):.3f}",
                     "rounds": rounds,
                     "gateway_range": f"{min(gw):.0f}-{max(gw):.0f}",
                     "direct_range": f"{min(dt):.0f}-{max(dt):.0f}",
