@@ -25,6 +25,30 @@ def _ms(us: float) -> float:
     return round(us / 1000, 3)
 
 
+def _alternating(urls: list[str], connections: int, seconds: float, rounds: int = 3) -> list[dict]:
+    """wrk against each URL in `rounds` rounds that alternate the order, so a drift of the
+    host's speed (tenfold differences between minutes were seen on shared machines) weighs
+    on every arm alike. Per arm: the median round's requests/s and percentiles, and the
+    errors and requests of all rounds."""
+    runs: list[list[dict]] = [[] for _ in urls]
+    each = max(1, round(seconds / rounds))
+    for round_ in range(rounds):
+        order = range(len(urls)) if round_ % 2 == 0 else reversed(range(len(urls)))
+        for index in order:
+            runs[index].append(
+                wrk(urls[index], connections=connections, seconds=each, cores=LOAD_CORE)
+            )
+    merged = []
+    for results in runs:
+        row = {
+            key: statistics.median(r[key] for r in results) for key in ("rps", "p50_us", "p99_us")
+        }
+        row["errors"] = sum(r["errors"] for r in results)
+        row["requests"] = sum(r["requests"] for r in results)
+        merged.append(row)
+    return merged
+
+
 def overhead(seconds: float) -> dict:
     """Added latency at one request in flight: gateway minus direct-to-mock, and the same
     for the bare pass-through (the least this server and client stack adds here)."""
@@ -33,17 +57,10 @@ def overhead(seconds: float) -> dict:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE)
         bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
         with gateway, bare:
-            for url in (base, bare_base):  # warm
-                wrk(f"{url}/chat/completions", connections=1, seconds=1, cores=LOAD_CORE)
-            direct = wrk(
-                f"{mock_url}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
-            )
-            through = wrk(
-                f"{base}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
-            )
-            reference = wrk(
-                f"{bare_base}/chat/completions", connections=1, seconds=seconds, cores=LOAD_CORE
-            )
+            urls = [f"{url}/chat/completions" for url in (mock_url, base, bare_base)]
+            for url in urls[1:]:  # warm
+                wrk(url, connections=1, seconds=1, cores=LOAD_CORE)
+            direct, through, reference = _alternating(urls, 1, seconds)
     return {
         "scenario": "overhead",
         "direct_p50_ms": _ms(direct["p50_us"]),
@@ -56,7 +73,7 @@ def overhead(seconds: float) -> dict:
     }
 
 
-def _throughput_row(server: str, workers: int, c: int, r: dict) -> dict:
+def _throughput_row(server: str, workers: int, c: int, r: dict, of_bare: str = "") -> dict:
     return {
         "scenario": "throughput",
         "server": server,
@@ -66,6 +83,7 @@ def _throughput_row(server: str, workers: int, c: int, r: dict) -> dict:
         "p50_ms": _ms(r["p50_us"]),
         "p99_ms": _ms(r["p99_us"]),
         "error_rate": round(r["errors"] / max(1, r["requests"]), 4),
+        "of_bare": of_bare,
     }
 
 
@@ -73,24 +91,28 @@ def throughput(
     seconds: float, concurrency: list[int], workers: int, reference: int | None = None
 ) -> list[dict]:
     """Requests/s at several in-flight levels; one worker pinned, or `workers` unpinned.
-    With `reference`, the bare pass-through is measured at that level on the same core."""
+    With `reference`, that level is measured in alternating rounds with the bare
+    pass-through on the same core, and the gateway's share of its requests/s reported."""
     rows = []
     mock, mock_url = start_mock(LOAD_CORE)
     with mock:
         cores = GATEWAY_CORE if workers == 1 else None
         gateway, base = start_gateway(mock_url, cores, workers=workers)
-        with gateway:
-            wrk(f"{base}/chat/completions", connections=8, seconds=1, cores=LOAD_CORE)
+        bare, bare_base = start_passthrough(mock_url, cores) if reference else (None, "")
+        with gateway, bare or contextlib.nullcontext():
+            url = f"{base}/chat/completions"
+            wrk(url, connections=8, seconds=1, cores=LOAD_CORE)
+            if reference:
+                wrk(f"{bare_base}/chat/completions", connections=8, seconds=1, cores=LOAD_CORE)
             for c in concurrency:
-                r = wrk(f"{base}/chat/completions", connections=c, seconds=seconds, cores=LOAD_CORE)
-                rows.append(_throughput_row("modelyard", workers, c, r))
-        if reference:
-            bare, bare_base = start_passthrough(mock_url, cores)
-            with bare:
-                url = f"{bare_base}/chat/completions"
-                wrk(url, connections=8, seconds=1, cores=LOAD_CORE)
-                r = wrk(url, connections=reference, seconds=seconds, cores=LOAD_CORE)
-                rows.append(_throughput_row("bare pass-through", workers, reference, r))
+                if c != reference:
+                    r = wrk(url, connections=c, seconds=seconds, cores=LOAD_CORE)
+                    rows.append(_throughput_row("modelyard", workers, c, r))
+                    continue
+                r, b = _alternating([url, f"{bare_base}/chat/completions"], c, seconds)
+                share = f"{r['rps'] / b['rps']:.0%}"
+                rows.append(_throughput_row("modelyard", workers, c, r, share))
+                rows.append(_throughput_row("bare pass-through", workers, c, b))
     return rows
 
 
