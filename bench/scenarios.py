@@ -229,6 +229,7 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
         "gap_p99_diff_ms": drift(through, 0.99),
         "gap_max_diff_ms": drift(through, 1.0),
         "direct_gap_max_diff_ms": drift(direct, 1.0),
+        "bare_gap_p99_diff_ms": drift(relayed, 0.99),
         "bare_gap_max_diff_ms": drift(relayed, 1.0),
         "chunks_gateway": through[0]["chunks"],
         "usage_chunk_present": all(r["usage"] for r in through),
