@@ -1,15 +1,19 @@
 """The database's batch write, on both engines: one transaction, all rows or none, and the
-connection ready for the next one after a batch that failed."""
+connection ready for the next one after a batch that failed; and the records writer that
+uses it, idle."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+import modelyard.accounts.schema  # noqa: F401  (registers the generations table)
+from modelyard.accounts.records import COLUMNS, RecordWriter
 from modelyard.store.database import Database, IntegrityError
 from tests.test_accounts_postgres import POSTGRES, _unavailable
 
@@ -52,3 +56,48 @@ def test_postgres_batches_are_whole() -> None:
     except (OSError, asyncpg.PostgresError) as exc:
         _unavailable("PostgreSQL", exc)
     asyncio.run(_batches(POSTGRES))
+
+
+def _record(generation_id: str) -> dict[str, object]:
+    record: dict[str, object] = dict.fromkeys(COLUMNS)
+    record.update(
+        id=generation_id,
+        created_at=time.time(),
+        model="m",
+        api_type="chat",
+        streamed=0,
+        cancelled=0,
+        tokens_prompt=1,
+        tokens_completion=1,
+        tokens_cached=0,
+        tokens_cache_write=0,
+        tokens_reasoning=0,
+        cost=0,
+    )
+    return record
+
+
+def test_an_idle_record_writer_sleeps_and_wakes_for_a_record(tmp_path: Path) -> None:
+    """Idle, the writer does not wake every interval; a record wakes it, and is written
+    after one interval (the batch gathers), not at the next spool check."""
+
+    async def scenario() -> None:
+        db = Database(f"sqlite:///{tmp_path / 'records.sqlite'}")
+        await db.connect()
+        writer = RecordWriter(db, tmp_path / "spool", flush_interval=0.05)
+        await writer.start()
+        try:
+            await asyncio.sleep(0.3)  # the start-up spool check, then idle
+            assert writer._asleep
+            writer.add(_record("gen-1"))
+            assert writer.pending("gen-1") is not None
+            deadline = time.monotonic() + 2  # well before the 10 s spool check
+            while await db.fetchval("SELECT COUNT(*) FROM generations") == 0:
+                assert time.monotonic() < deadline, "the record was not written"
+                await asyncio.sleep(0.01)
+            assert writer.pending("gen-1") is None
+        finally:
+            await writer.aclose()
+            await db.close()
+
+    asyncio.run(scenario())

@@ -59,6 +59,7 @@ _INSERT = (
     f"({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))}) ON CONFLICT (id) DO NOTHING"
 )
 BATCH = 500
+SPOOL_CHECK_SECONDS = 10.0  # how often an idle writer looks for a dead process's spool
 _ROW = operator.itemgetter(*COLUMNS)  # a record's values in column order, in one C call
 
 
@@ -150,6 +151,7 @@ class RecordWriter:
         self._lock = asyncio.Lock()
         self.spooled = 0  # records that went to disk, for logs and tests
         self._spool_check = 0.0  # when the spool directory was last found empty
+        self._asleep = False  # idle: the next record wakes the writer
 
     async def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +160,7 @@ class RecordWriter:
     def add(self, record: dict[str, Any]) -> None:
         self._queue.append(record)
         self._pending[record["id"]] = record
-        if len(self._queue) >= BATCH:
+        if self._asleep or len(self._queue) >= BATCH:
             self._wake.set()
 
     def pending(self, generation_id: str) -> dict[str, Any] | None:
@@ -174,17 +176,30 @@ class RecordWriter:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
+            # With nothing queued and nothing of ours spooled, sleep until a record comes
+            # (or the spool check is due), instead of waking every interval for nothing;
+            # that record then waits one interval for others, as under load.
+            self._asleep = not self._queue and self._spool_check != 0.0
+            await self._wait(SPOOL_CHECK_SECONDS if self._asleep else self._interval)
+            if self._asleep and self._queue:
+                self._asleep = False
+                await self._wait(self._interval)
+            self._asleep = False
             try:
                 await self.flush()
                 loop_time = asyncio.get_running_loop().time()
                 # Replay when this process spooled, and now and then for a dead one's files.
-                if self._spool_check == 0.0 or loop_time - self._spool_check > 10:
+                if self._spool_check == 0.0 or loop_time - self._spool_check > SPOOL_CHECK_SECONDS:
                     await self.replay()
             except Exception:
                 logger.exception("record writer")
+
+    async def _wait(self, seconds: float) -> None:
+        """Until `seconds` pass or a full batch (or, asleep, any record) wakes the writer."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        self._wake.clear()
 
     async def flush(self) -> None:
         """Insert what is queued; spool it if the database does not take it."""
