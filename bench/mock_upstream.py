@@ -68,8 +68,8 @@ class Upstream(asyncio.Protocol):
         self.tasks: set[asyncio.Future[None]] = set()
         self.json_response = _http(_completion("Hello from the bench mock."), b"application/json")
         self.first = _chunk({"role": "assistant", "content": ""})
-        self.chunks = [_chunk({}, "stop")]
-        self.chunks.append(
+        self.closing = [_chunk({}, "stop")]
+        self.closing.append(
             _chunk(
                 {},
                 usage={
@@ -79,7 +79,7 @@ class Upstream(asyncio.Protocol):
                 },
             )
         )
-        self.chunks.append(b"data: [DONE]\n\n")
+        self.closing.append(b"data: [DONE]\n\n")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -128,7 +128,7 @@ class Upstream(asyncio.Protocol):
             self._send(_chunk({"content": f" w{i}:{time.monotonic_ns()}"}))
             if self.opts.gap_ms and i < self.opts.chunks - 1:
                 await asyncio.sleep(self.opts.gap_ms / 1000)
-        for chunk in self.chunks:
+        for chunk in self.closing:
             self._send(chunk)
         self.transport.write(b"0\r\n\r\n")
 

@@ -27,7 +27,7 @@ def _ms(us: float) -> float:
 
 def _alternating(urls: list[str], connections: int, seconds: float, rounds: int = 3) -> list[dict]:
     """wrk against each URL in `rounds` rounds that alternate the order, so a drift of the
-    host's speed (tenfold differences between minutes were seen on shared machines) weighs
+    host's speed (twofold differences within minutes were seen on shared machines) weighs
     on every arm alike. Per arm: the median round's requests/s and percentiles, and the
     errors and requests of all rounds."""
     runs: list[list[dict]] = [[] for _ in urls]

@@ -179,12 +179,12 @@ class RecordWriter:
             # With nothing queued and nothing of ours spooled, sleep until a record comes
             # (or the spool check is due), instead of waking every interval for nothing;
             # that record then waits one interval for others, as under load.
-            self._asleep = not self._queue and self._spool_check != 0.0
-            await self._wait(SPOOL_CHECK_SECONDS if self._asleep else self._interval)
-            if self._asleep and self._queue:
-                self._asleep = False
-                await self._wait(self._interval)
+            idle = not self._queue and self._spool_check != 0.0
+            self._asleep = idle
+            await self._wait(SPOOL_CHECK_SECONDS if idle else self._interval)
             self._asleep = False
+            if idle and self._queue:
+                await self._wait(self._interval)
             try:
                 await self.flush()
                 loop_time = asyncio.get_running_loop().time()
