@@ -25,6 +25,11 @@ def _ms(us: float) -> float:
     return round(us / 1000, 3)
 
 
+def _round_order(arms: int, round_: int) -> Iterator[int]:
+    """The arms' order in a round: forwards, then backwards, so none always goes first."""
+    return iter(range(arms)) if round_ % 2 == 0 else reversed(range(arms))
+
+
 def _alternating(urls: list[str], connections: int, seconds: float, rounds: int = 3) -> list[dict]:
     """wrk against each URL in `rounds` rounds that alternate the order, so a drift of the
     host's speed (twofold differences within minutes were seen on shared machines) weighs
@@ -33,8 +38,7 @@ def _alternating(urls: list[str], connections: int, seconds: float, rounds: int 
     runs: list[list[dict]] = [[] for _ in urls]
     each = max(1, round(seconds / rounds))
     for round_ in range(rounds):
-        order = range(len(urls)) if round_ % 2 == 0 else reversed(range(len(urls)))
-        for index in order:
+        for index in _round_order(len(urls), round_):
             runs[index].append(
                 wrk(urls[index], connections=connections, seconds=each, cores=LOAD_CORE)
             )
@@ -157,8 +161,7 @@ async def _stream_rounds(
         for url, headers in arms:
             await _stream_once(session, url, headers)  # warm: connections, caches
         for round_ in range(rounds):
-            order = range(len(arms)) if round_ % 2 == 0 else reversed(range(len(arms)))
-            for index in order:
+            for index in _round_order(len(arms), round_):
                 url, headers = arms[index]
                 for _ in range(samples // rounds):
                     results[index].append(await _stream_once(session, url, headers))

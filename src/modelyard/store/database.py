@@ -372,7 +372,7 @@ class Database:
         """Run one statement per row, all in one transaction. On SQLite the transaction is
         one call on the connection's thread, not three (BEGIN, the rows, COMMIT): each
         call is a hand-off between that thread and the event loop, which the requests in
-        flight wait behind (the records flush runs this twenty times a second)."""
+        flight wait behind (a records flush, up to twenty times a second under load)."""
         if self._pool is not None:
             async with self.transaction() as q:
                 await q.executemany(sql, rows)
