@@ -4,6 +4,7 @@ python -m bench                      # everything, full durations
 python -m bench --quick              # short runs, for a smoke check
 python -m bench overhead streaming   # chosen scenarios
 python -m bench peers                # opt-in: modelyard vs LiteLLM's proxy (installs it once)
+python -m bench instructions         # opt-in: instructions per request, gateway vs bare (valgrind)
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from bench import scenarios
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL = ["overhead", "throughput", "streaming", "memory", "engine"]
-# Opt-in: not in ALL, so a default run needs no peer gateway download.
-OPT_IN = ["peers"]
+# Opt-in: not in ALL, so a default run needs no peer gateway download and stays short.
+OPT_IN = ["peers", "instructions"]
 
 
 def machine() -> str:
@@ -64,6 +65,10 @@ def main() -> None:
             from bench.peers import peers
 
             rows = peers(seconds)
+        elif name == "instructions":
+            from bench.instructions import instructions
+
+            rows = instructions(100 if quick else 300)
         else:
             from bench.engine import engine_rows
 

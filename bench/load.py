@@ -27,23 +27,20 @@ end
 """
 
 
-def ensure_wrk() -> str:
-    path = shutil.which("wrk")
+def ensure_tool(executable: str, package: str) -> str:
+    """The path of a tool from Debian's packages, installing the package on first use."""
+    path = shutil.which(executable)
     if path:
         return path
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "wrk"],
-        check=False,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    path = shutil.which("wrk")
+    install = ["apt-get", "install", "-y", "-qq", package]
+    subprocess.run(install, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = shutil.which(executable)
     if path is None:
         subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-        path = shutil.which("wrk")
+        subprocess.run(install, check=True)
+        path = shutil.which(executable)
     if path is None:
-        raise RuntimeError("wrk is not installed and could not be installed")
+        raise RuntimeError(f"{executable} is not installed and could not be installed")
     return path
 
 
@@ -57,7 +54,7 @@ def wrk(
     threads = max(1, min(connections, 2))
     cmd = pinned(
         [
-            ensure_wrk(),
+            ensure_tool("wrk", "wrk"),
             "-t",
             str(threads),
             "-c",

@@ -130,8 +130,16 @@ model = "bench"
 
 
 def start_gateway(
-    mock_url: str, cores: str | None, *, workers: int = 1, engine: bool = False
+    mock_url: str,
+    cores: str | None,
+    *,
+    workers: int = 1,
+    engine: bool = False,
+    under: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    start_timeout: float = 60,
 ) -> tuple[Proc, str]:
+    """The gateway on the bench config; `under` is a command it runs under (a profiler)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
     config = workdir / "bench.toml"
@@ -142,6 +150,7 @@ def start_gateway(
         "MODELYARD_ENGINE": "1" if engine else "0",
         "MODELYARD_LOG_LEVEL": "warning",
         "MODELYARD_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite'}",
+        **(extra_env or {}),
     }
     cmd = [
         sys.executable,
@@ -155,15 +164,23 @@ def start_gateway(
         "--workers",
         str(workers),
     ]
-    proc = Proc(pinned(cmd, cores), env)
-    wait_http(f"http://127.0.0.1:{port}/health")
+    proc = Proc(pinned([*under, *cmd], cores), env)
+    wait_http(f"http://127.0.0.1:{port}/health", start_timeout)
     return proc, f"http://127.0.0.1:{port}/api/v1"
 
 
-def start_passthrough(mock_url: str, cores: str | None) -> tuple[Proc, str]:
+def start_passthrough(
+    mock_url: str,
+    cores: str | None,
+    *,
+    under: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    start_timeout: float = 60,
+) -> tuple[Proc, str]:
     """The bare Starlette + uvicorn + aiohttp reference (bench/passthrough.py)."""
     port = free_port()
     cmd = [sys.executable, "-m", "bench.passthrough", "--port", str(port), "--upstream", mock_url]
-    proc = Proc(pinned(cmd, cores))
-    wait_http(f"http://127.0.0.1:{port}/")
+    env = {**os.environ, **(extra_env or {})}
+    proc = Proc(pinned([*under, *cmd], cores), env)
+    wait_http(f"http://127.0.0.1:{port}/", start_timeout)
     return proc, f"http://127.0.0.1:{port}/api/v1"

@@ -120,6 +120,7 @@ def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
     assert row["chunks"] == 6 and row["usage"]
     assert len(row["gaps"]) == len(row["drifts"]) == 5
     assert min(row["gaps"]) >= 0.0029  # the mock's sleep, at least
-    # What the mock's own timer overshot is not counted against the path it travelled.
-    assert statistics.median(abs(d) for d in row["drifts"]) < 0.001
+    # The mock's own gap (and what its timer overshot) is taken out of each drift: what is
+    # left is far smaller than the gap (a loaded machine leaves more than a quiet one).
+    assert statistics.median(abs(d) for d in row["drifts"]) < min(row["gaps"]) / 2
     assert 0 < row["ttft"] < 1

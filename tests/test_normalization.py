@@ -17,7 +17,13 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import GatewayProcess
-from tests.upstream_mock import IMAGE, REASONING_DETAILS, REASONING_SUMMARY, MockUpstream
+from tests.upstream_mock import (
+    IMAGE,
+    REASONING_DETAILS,
+    REASONING_SUMMARY,
+    MockUpstream,
+    large_image_url,
+)
 
 HI = [{"role": "user", "content": "Hi"}]
 PER = Decimal(1_000_000)
@@ -128,6 +134,20 @@ def test_image_output_streamed(client: OpenAI) -> None:
     assert usage is not None and usage.completion_tokens_details is not None
     assert _field(usage.completion_tokens_details, "image_tokens") == 1200
     assert (usage.model_extra or {})["cost"] == pytest.approx(IMAGE_COST)
+
+
+def test_a_streamed_image_larger_than_a_read_arrives_whole(client: OpenAI) -> None:
+    # One SSE line of ~600 KB: larger than the upstream client's line buffer (128 KiB).
+    body = {**IMAGE_REQUEST, "mock_image_size": 600_000}
+    chunks = _stream(client, model="openai/gpt-5-image-mini", messages=HI, extra_body=body)
+    images = [
+        image
+        for c in chunks
+        if c.choices
+        for image in (c.choices[0].delta.model_extra or {}).get("images") or ()
+    ]
+    assert [i["image_url"]["url"] for i in images] == [large_image_url(600_000)]
+    assert chunks[-1].usage is not None
 
 
 def test_image_output_from_a_text_model_is_a_404_naming_modalities(client: OpenAI) -> None:

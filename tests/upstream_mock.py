@@ -80,6 +80,13 @@ REASONING_USAGE = {
     "is_byok": False,
 }
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+def large_image_url(size: int) -> str:
+    """A PNG data URL of about `size` characters (what a generated image looks like)."""
+    return "data:image/png;base64,iVBORw0KGgo" + "A" * size
+
+
 IMAGE_USAGE = {
     "prompt_tokens": 100,
     "completion_tokens": 1300,
@@ -324,10 +331,13 @@ class MockUpstream:
             ]
         else:
             usage = IMAGE_USAGE
-            message = {"role": "assistant", "content": "Here it is.", "images": [IMAGE]}
+            image = IMAGE
+            if size := body.get("mock_image_size"):  # one delta far larger than a read
+                image = {"type": "image_url", "image_url": {"url": large_image_url(size)}}
+            message = {"role": "assistant", "content": "Here it is.", "images": [image]}
             deltas = [
                 {"role": "assistant", "content": "Here it is."},
-                {"images": [IMAGE]},
+                {"images": [image]},
             ]
         finish = body.get("mock_finish") or "stop"
         if not stream:

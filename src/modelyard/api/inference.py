@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -71,26 +71,18 @@ def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
     session = headers.get(b"x-session-id")
     plan = gateway.plan(raw, session.decode("latin-1") if session else None)
     generation = Generation(plan=plan, stream=stream, app=app_attribution(headers))
-    return Started(generation, _admitted(request, generation))
+    admit = partial(_admit, request, generation)
+    return Started(generation, run_generation(gateway, generation, admit))
 
 
-async def _admitted(request: Request, generation: Generation) -> AsyncIterator[Event]:
-    """The generation's events once the caller's key admits it (model allow-list, request
-    limits, credit reservation: 403/429/402 surface like any failure before the first
-    event); the admission records and settles it whichever way it ends."""
+async def _admit(request: Request, generation: Generation) -> Callable[[Generation], None]:
+    """Let the caller's key run the generation (model allow-list, request limits, credit
+    reservation: 403/429/402 surface like any failure before the first event). Returns the
+    admission's end, which records and settles the generation whichever way it ends."""
     accounts: Accounts = request.app.state.accounts
     caller = getattr(request.state, "caller", None) or await accounts.authenticate(request.headers)
     admission = await accounts.admit(caller, generation.plan, generation.id)
-    try:
-        async with aclosing(
-            run_generation(request.app.state.gateway, generation, admission.finish)
-        ) as events:
-            async for event in events:
-                yield event
-    finally:
-        if not admission.done:  # never started: nothing ran, release the reservation
-            generation.cancelled = True
-            admission.finish(generation)
+    return admission.finish
 
 
 async def collect_events(
@@ -185,8 +177,8 @@ class GenerationStream:
                 await self._frame(frame)
             async for event in started.events:
                 frame = encoder.encode(event)
-                if frame:
-                    await self._frame(frame)
+                if frame:  # sent here, not through _frame: a call less per token
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
             await self._finish(encoder.tail())
         except asyncio.CancelledError:
             if not departure.left:

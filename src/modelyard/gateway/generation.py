@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -90,13 +90,18 @@ def _messages(generation: Generation) -> list[dict[str, Any]]:
     return generation.plan.attempts[0].body.get("messages") or []
 
 
+# Admits a generation (a refusal raises) and returns what to call when it ends.
+Admit = Callable[[], Awaitable[Callable[[Generation], None]]]
+
+
 async def run_generation(
-    gateway: Gateway,
-    generation: Generation,
-    on_end: Callable[[Generation], None] | None = None,
+    gateway: Gateway, generation: Generation, admit: Admit | None = None
 ) -> AsyncIterator[Event]:
     """Yield the events of the first endpoint that starts; raise before the first event
-    if none can (the last provider error, or a 503 listing every failure)."""
+    if none can (the last provider error, or a 503 listing every failure). `admit` runs
+    first, here rather than in a generator around this one, which every event would
+    travel through."""
+    on_end = await admit() if admit is not None else None
     failures: list[ProviderError] = []
     refused: set[str] = set()  # models whose provider refused the request itself (a 4xx)
     attempts = generation.plan.attempts
@@ -137,11 +142,11 @@ async def run_generation(
                 generation.attempts.append(
                     {"provider": provider.name, "model": attempt.model.id, "status": 200}
                 )
-                event: Event | None = first
-                while event is not None:
+                _observe(generation, first)
+                yield first
+                async for event in events:
                     _observe(generation, event)
                     yield event
-                    event = await anext(events, None)
                 return
         if len(failures) == 1:
             raise failures[0]
@@ -206,7 +211,7 @@ async def _start(
 
 
 def _observe(generation: Generation, event: Event) -> None:
-    if isinstance(event, TextDelta | ReasoningDelta):
+    if isinstance(event, (TextDelta, ReasoningDelta)):  # a tuple: quicker than a union
         generation.output_chars += len(event.text)
     elif isinstance(event, ToolCallDelta):
         generation.output_chars += len(event.arguments) + len(event.name or "")

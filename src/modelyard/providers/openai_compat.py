@@ -7,7 +7,7 @@ response, so a client that disconnects cancels the upstream request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -31,6 +31,9 @@ from modelyard.gateway.events import (
 from modelyard.providers.base import ProviderRequest
 
 MAX_ERROR_BODY = 64 * 1024
+# The longest stream line taken (a generated image arrives as one base64 line of several
+# MB); a longer one ends the stream with an error instead of growing without bound.
+MAX_STREAM_LINE = 64 * 1024 * 1024
 
 
 def _int(value: Any) -> int:
@@ -174,6 +177,37 @@ def events_from_completion(body: dict[str, Any]) -> list[Event]:
     return events
 
 
+class _LineTooLong(Exception):
+    pass
+
+
+async def _read_lines(content: aiohttp.StreamReader) -> AsyncIterator[list[bytes]]:
+    """The stream's lines, in the batches they arrived in: one await per read rather than
+    one per line, and no line-length limit but MAX_STREAM_LINE (the reader's own 128 KiB
+    cut a streamed image short)."""
+    partial: list[bytes] = []  # a line not yet ended, in pieces
+    size = 0
+    async for data in content.iter_any():
+        if b"\n" not in data:
+            partial.append(data)
+            size += len(data)
+            if size > MAX_STREAM_LINE:
+                raise _LineTooLong
+            continue
+        if partial:
+            partial.append(data)
+            data = b"".join(partial)
+            partial.clear()
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if rest:
+            partial.append(rest)
+        size = len(rest)
+        yield lines
+    if partial:
+        yield [b"".join(partial)]
+
+
 class OpenAICompatProvider:
     """Talks to `{base_url}/chat/completions` with a Bearer key."""
 
@@ -290,9 +324,25 @@ class OpenAICompatProvider:
                         started = True
                         yield event
                     return
-                async for event in self._stream(response):
-                    started = True
-                    yield event
+                finished = False
+                try:
+                    async for lines in _read_lines(response.content):
+                        for line in lines:
+                            for event in self._line_events(line):
+                                if event is None:
+                                    return
+                                started = True
+                                yield event
+                                if isinstance(event, StreamError):
+                                    return
+                                finished = finished or isinstance(event, Finish)
+                except _LineTooLong:
+                    yield self._stream_error("sent a stream line that is too long")
+                    return
+                if not finished:
+                    yield self._stream_error(
+                        "closed the stream before it finished", "provider_stream_cut"
+                    )
         except (TimeoutError, aiohttp.ServerTimeoutError):
             message = f"{self.name} did not answer in time"
             if started:
@@ -306,40 +356,34 @@ class OpenAICompatProvider:
                 return
             raise self._error(message, error_type="provider_unavailable") from None
 
-    async def _stream(self, response: aiohttp.ClientResponse) -> AsyncIterator[Event]:
-        finished = False
-        async for line in response.content:
-            if not line.startswith(b"data:"):
-                continue  # comments, event names, blank separators
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                return
-            try:
-                chunk = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                yield StreamError(
-                    502,
-                    f"{self.name} sent a malformed stream chunk",
-                    {"provider_name": self.name, "error_type": "provider_invalid_response"},
-                )
-                return
-            if not isinstance(chunk, dict):
-                continue
-            if error := chunk.get("error"):
-                message = error.get("message") if isinstance(error, dict) else str(error)
-                yield StreamError(
+    def _stream_error(
+        self, what: str, error_type: str = "provider_invalid_response"
+    ) -> StreamError:
+        return StreamError(
+            502, f"{self.name} {what}", {"provider_name": self.name, "error_type": error_type}
+        )
+
+    def _line_events(self, line: bytes) -> Sequence[Event | None]:
+        """The events of one stream line; None for the end (`[DONE]`), and a StreamError
+        last when the upstream failed."""
+        if not line.startswith(b"data:"):
+            return []  # comments, event names, blank separators
+        payload = line[5:].strip()
+        if payload == b"[DONE]":
+            return [None]
+        try:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return [self._stream_error("sent a malformed stream chunk")]
+        if not isinstance(chunk, dict):
+            return []
+        if error := chunk.get("error"):
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            return [
+                StreamError(
                     502,
                     self._scrub(f"{self.name}: {message}"),
                     {"provider_name": self.name, "error_type": "provider_error"},
                 )
-                return
-            for event in events_from_chunk(chunk):
-                if isinstance(event, Finish):
-                    finished = True
-                yield event
-        if not finished:
-            yield StreamError(
-                502,
-                f"{self.name} closed the stream before it finished",
-                {"provider_name": self.name, "error_type": "provider_stream_cut"},
-            )
+            ]
+        return events_from_chunk(chunk)

@@ -25,6 +25,8 @@ from modelyard.gateway.events import (
 from modelyard.gateway.generation import Generation
 
 DONE = b"data: [DONE]\n\n"
+# The end of a chunk's choice with no finish and no logprobs, and of the chunk.
+_PLAIN_TAIL = b',"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}\n\n'
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -70,7 +72,7 @@ def error_payload(error: StreamError) -> dict[str, Any]:
 class ChunkEncoder:
     """Turns events into `chat.completion.chunk` SSE frames for one generation."""
 
-    __slots__ = ("_base", "_role_sent", "_seen_calls", "finished", "generation")
+    __slots__ = ("_base", "_head", "_role_sent", "_seen_calls", "finished", "generation")
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
@@ -86,29 +88,27 @@ class ChunkEncoder:
             "provider": generation.provider_name,
             "system_fingerprint": None,
         }
+        # Every chunk starts with the same bytes: serialized once, not per token.
+        self._head = b"data: " + orjson.dumps(self._base)[:-1] + b',"choices":[{"index":0,"delta":'
 
     def _chunk(self, delta: dict[str, Any], **choice: Any) -> bytes:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
-        return sse(
-            {
-                **self._base,
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": delta,
-                        "finish_reason": choice.get("finish_reason"),
-                        "native_finish_reason": choice.get("native_finish_reason"),
-                        "logprobs": choice.get("logprobs"),
-                    }
-                ],
-            }
-        )
+        if not choice:
+            return self._head + orjson.dumps(delta) + _PLAIN_TAIL
+        tail = {
+            "finish_reason": choice.get("finish_reason"),
+            "native_finish_reason": choice.get("native_finish_reason"),
+            "logprobs": choice.get("logprobs"),
+        }
+        return self._head + orjson.dumps(delta) + b"," + orjson.dumps(tail)[1:] + b"]}\n\n"
 
     def encode(self, event: Event) -> bytes | None:
         if isinstance(event, TextDelta):
-            logprobs = {"content": event.logprobs, "refusal": None} if event.logprobs else None
+            if not event.logprobs:
+                return self._chunk({"content": event.text})
+            logprobs = {"content": event.logprobs, "refusal": None}
             return self._chunk({"content": event.text}, logprobs=logprobs)
         if isinstance(event, ReasoningDelta):
             return self._chunk({"content": "", "reasoning": event.text})
