@@ -51,6 +51,15 @@ def _stream(client: OpenAI, **kwargs: Any) -> list[Any]:
     return list(client.chat.completions.create(stream=True, **kwargs))
 
 
+def _streamed_images(chunks: list[Any]) -> list[Any]:
+    return [
+        image
+        for c in chunks
+        if c.choices
+        for image in (c.choices[0].delta.model_extra or {}).get("images") or ()
+    ]
+
+
 # --- reasoning ---------------------------------------------------------------------------
 
 
@@ -123,13 +132,7 @@ def test_image_output_non_streamed(client: OpenAI, upstream: MockUpstream) -> No
 
 def test_image_output_streamed(client: OpenAI) -> None:
     chunks = _stream(client, model="openai/gpt-5-image-mini", messages=HI, extra_body=IMAGE_REQUEST)
-    images = [
-        image
-        for c in chunks
-        if c.choices
-        for image in (c.choices[0].delta.model_extra or {}).get("images") or ()
-    ]
-    assert images == [IMAGE]
+    assert _streamed_images(chunks) == [IMAGE]
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens_details is not None
     assert _field(usage.completion_tokens_details, "image_tokens") == 1200
@@ -140,13 +143,8 @@ def test_a_streamed_image_larger_than_a_read_arrives_whole(client: OpenAI) -> No
     # One SSE line of ~600 KB: larger than the upstream client's line buffer (128 KiB).
     body = {**IMAGE_REQUEST, "mock_image_size": 600_000}
     chunks = _stream(client, model="openai/gpt-5-image-mini", messages=HI, extra_body=body)
-    images = [
-        image
-        for c in chunks
-        if c.choices
-        for image in (c.choices[0].delta.model_extra or {}).get("images") or ()
-    ]
-    assert [i["image_url"]["url"] for i in images] == [large_image_url(600_000)]
+    urls = [image["image_url"]["url"] for image in _streamed_images(chunks)]
+    assert urls == [large_image_url(600_000)]
     assert chunks[-1].usage is not None
 
 

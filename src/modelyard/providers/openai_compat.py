@@ -7,7 +7,7 @@ response, so a client that disconnects cancels the upstream request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -328,9 +328,10 @@ class OpenAICompatProvider:
                 try:
                     async for lines in _read_lines(response.content):
                         for line in lines:
-                            for event in self._line_events(line):
-                                if event is None:
-                                    return
+                            events = self._line_events(line)
+                            if events is None:  # [DONE]
+                                return
+                            for event in events:
                                 started = True
                                 yield event
                                 if isinstance(event, StreamError):
@@ -363,14 +364,14 @@ class OpenAICompatProvider:
             502, f"{self.name} {what}", {"provider_name": self.name, "error_type": error_type}
         )
 
-    def _line_events(self, line: bytes) -> Sequence[Event | None]:
-        """The events of one stream line; None for the end (`[DONE]`), and a StreamError
-        last when the upstream failed."""
+    def _line_events(self, line: bytes) -> list[Event] | None:
+        """The events of one stream line (a StreamError alone when the upstream failed),
+        or None at the end (`[DONE]`)."""
         if not line.startswith(b"data:"):
             return []  # comments, event names, blank separators
         payload = line[5:].strip()
         if payload == b"[DONE]":
-            return [None]
+            return None
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
