@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any
 
 PER_MILLION = Decimal(1_000_000)
+# A price not set is zero: one instance, not a new Decimal per lookup on the request path.
+_ZERO = Decimal(0)
 # Prices given per token in OpenRouter's schema; the rest (request, image...) are per unit.
 TOKEN_PRICES = {
     "prompt",
@@ -43,7 +45,7 @@ class Pricing:
         return cls(values)
 
     def get(self, key: str) -> Decimal:
-        return self.values.get(key, Decimal(0))
+        return self.values.get(key, _ZERO)
 
     @property
     def is_free(self) -> bool:
