@@ -32,6 +32,7 @@ def _models_toml() -> str:
         "badjson",
         "cut",
         "hang",
+        "stall",
         "slowfail",
         "tools",
         "long",

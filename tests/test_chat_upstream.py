@@ -12,7 +12,7 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import MOCK_KEY, OPENAI_KEY, GatewayProcess
-from tests.upstream_mock import MockUpstream
+from tests.upstream_mock import TEXT, MockUpstream
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -175,6 +175,28 @@ def test_never_answering_upstream_times_out(gateway: GatewayProcess) -> None:
     assert response.status_code == 408
     assert "did not answer in time" in response.json()["error"]["message"]
     assert time.monotonic() - started < 10
+
+
+def test_stream_stalled_mid_way_times_out_in_the_stream(
+    gateway: GatewayProcess, upstream: MockUpstream
+) -> None:
+    """An upstream silent for read_timeout (2 s here) after its first chunks: the stream
+    ends with a 408 error chunk and [DONE], and the upstream connection is closed."""
+    started = time.monotonic()
+    status, raw = _raw_stream(gateway, "test/stall")
+    assert status == 200 and time.monotonic() - started < 10
+    chunks = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: {")]
+    failed = [i for i, c in enumerate(chunks) if "error" in c]
+    assert len(failed) == 1, raw
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[: failed[0]])
+    assert text == "".join(TEXT[:2])
+    error = chunks[failed[0]]["error"]
+    assert error["code"] == 408 and "did not answer in time" in error["message"], error
+    assert raw.endswith("data: [DONE]\n\n")
+    deadline = time.monotonic() + 5
+    while not any(model == "stall" for model, _ in upstream.abandoned):
+        assert time.monotonic() < deadline, "the stalled upstream request was never closed"
+        time.sleep(0.05)
 
 
 def test_slow_upstream_gets_keepalive_comments(gateway: GatewayProcess) -> None:

@@ -1,6 +1,6 @@
 """A scripted OpenAI-compatible upstream: a real aiohttp server on loopback, in a thread.
 
-The upstream model id picks the behaviour (normal, slow, error500, badjson, cut, hang...),
+The upstream model id picks the behaviour (normal, slow, error500, badjson, cut, hang, stall...),
 and every request body it receives is kept for assertions.
 """
 
@@ -285,6 +285,13 @@ class MockUpstream:
                         # Drop the connection mid-stream, no finish, no [DONE].
                         request.transport.close()
                         return response
+                    if behaviour == "stall" and i == 1:
+                        # Go silent mid-stream, the connection open.
+                        waited = time.monotonic()
+                        try:
+                            await asyncio.sleep(3600)
+                        finally:
+                            self.abandoned.append((model, time.monotonic() - waited))
                 await response.write(_chunk(model, {}, finish_reason))
             await response.write(
                 b"data: "
