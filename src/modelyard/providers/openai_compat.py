@@ -196,8 +196,9 @@ class _SilenceWatch:
         self._content = response.content
         self._timeout = timeout
         self.last = self._loop.time()
-        if response.connection is not None:
-            response.connection.protocol.read_timeout = None  # this watch takes over
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            connection.protocol.read_timeout = None  # this watch takes over
         self._handle = self._loop.call_later(timeout, self._check)
 
     def _check(self) -> None:
