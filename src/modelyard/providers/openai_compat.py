@@ -187,22 +187,29 @@ class _SilenceWatch:
 
     aiohttp's own read timeout replaces a timer on every packet (5,000 instructions a
     chunk, 3% of a stream's cost); this one notes the time of each read and sets a timer
-    again only when it fires early."""
+    again only when it fires early. Bytes that came but wait unread (a slow client holds
+    the reads back) count as the upstream speaking."""
 
-    __slots__ = ("_content", "_handle", "_loop", "_timeout", "last")
+    __slots__ = ("_content", "_handle", "_loop", "_timeout", "last", "read")
 
     def __init__(self, response: aiohttp.ClientResponse, timeout: float) -> None:
         self._loop = asyncio.get_running_loop()
         self._content = response.content
         self._timeout = timeout
-        self.last = self._loop.time()
+        self.last = self._loop.time()  # when the last read returned
+        self.read = 0  # bytes of the body read by then (`total_bytes` counts those received)
         connection = response.connection
         if connection is not None and connection.protocol is not None:
             connection.protocol.read_timeout = None  # this watch takes over
         self._handle = self._loop.call_later(timeout, self._check)
 
     def _check(self) -> None:
-        silent = self._loop.time() - self.last
+        now = self._loop.time()
+        if self._content.total_bytes > self.read:
+            # Bytes came that are not read yet (the client is the slow side): the upstream
+            # is not the silent one.
+            self.last = now
+        silent = now - self.last
         if silent < self._timeout:
             self._handle = self._loop.call_later(self._timeout - silent, self._check)
             return
@@ -225,6 +232,7 @@ async def _read_lines(
     try:
         async for data in response.content.iter_any():
             watch.last = now()
+            watch.read += len(data)
             if b"\n" not in data:
                 partial.append(data)
                 size += len(data)
