@@ -119,8 +119,11 @@ def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
         row = asyncio.run(one())
     assert row["chunks"] == 6 and row["usage"]
     assert len(row["gaps"]) == len(row["drifts"]) == 5
-    assert min(row["gaps"]) >= 0.0029  # the mock's sleep, at least
+    # The mock's own gaps (the client's minus the drift): its sleep, at least. The client's
+    # gaps alone can be shorter, after a chunk that reached it late.
+    sent = [gap - drift for gap, drift in zip(row["gaps"], row["drifts"], strict=True)]
+    assert min(sent) >= 0.0029
     # The mock's own gap (and what its timer overshot) is taken out of each drift: what is
     # left is far smaller than the gap (a loaded machine leaves more than a quiet one).
-    assert statistics.median(abs(d) for d in row["drifts"]) < min(row["gaps"]) / 2
+    assert statistics.median(abs(d) for d in row["drifts"]) < min(sent) / 2
     assert 0 < row["ttft"] < 1
