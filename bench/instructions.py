@@ -28,10 +28,14 @@ WARM_REQUESTS = 200
 # from a model that generates them, even with valgrind slowing the server fiftyfold (with
 # no gap, or a busy machine, a read takes several at once and the count drops).
 STREAM_GAP_MS = 10.0
-# Streams take the gaps' time: fewer of them.
 STREAMS_PER_REQUEST = 3
 # A fixed hash seed: the same work counts the same from run to run.
 COUNTING_ENV = {"PYTHONHASHSEED": "0"}
+
+
+def _how_many(requests: int, stream: bool) -> int:
+    """How many of `requests` to send as streams (a third: they take the gaps' time)."""
+    return requests // STREAMS_PER_REQUEST if stream else requests
 
 
 def _requests(base: str, count: int, stream: bool) -> None:
@@ -66,8 +70,8 @@ def _count(proc: Proc, base: str, out: Path, requests: int) -> dict[bool, float]
     control = ensure_tool("callgrind_control", "valgrind")
     per_request: dict[bool, float] = {}
     for part, stream in enumerate((False, True), start=1):
-        count = requests // STREAMS_PER_REQUEST if stream else requests
-        _requests(base, WARM_REQUESTS // STREAMS_PER_REQUEST if stream else WARM_REQUESTS, stream)
+        count = _how_many(requests, stream)
+        _requests(base, _how_many(WARM_REQUESTS, stream), stream)
         subprocess.run([control, "-z", str(proc.pid)], check=True, capture_output=True)
         _requests(base, count, stream)
         subprocess.run([control, "-d", str(proc.pid)], check=True, capture_output=True)
@@ -100,7 +104,7 @@ def instructions(requests: int) -> list[dict]:
                     "scenario": "instructions",
                     "server": server,
                     "stream": stream,
-                    "requests": requests // STREAMS_PER_REQUEST if stream else requests,
+                    "requests": _how_many(requests, stream),
                     "instructions_per_request": round(per_request[stream]),
                     "of_bare": f"{per_request[stream] / bare:.2f}x",
                 }
