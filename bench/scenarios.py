@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import os
-import re
 import statistics
 import time
 from collections.abc import Iterator
 
-import aiohttp
+import orjson
 
 from bench.load import wrk
 from bench.procs import BENCH_KEY, BENCH_MODEL, start_gateway, start_mock, start_passthrough
+from bench.sse_client import StreamClient
 
 # The gateway gets core 0; the mock and the load generator share core 1.
 GATEWAY_CORE = "0"
@@ -120,51 +118,25 @@ def throughput(
     return rows
 
 
-# A content chunk of the bench mock: " w<i>:<the mock's CLOCK_MONOTONIC ns when it sent it>".
-_STAMP = re.compile(rb"w\d+:(\d+)")
-
-
-async def _stream_once(session: aiohttp.ClientSession, url: str, headers: dict) -> dict:
-    """One stream's time to first token, and for each gap between content chunks the
-    difference from the gap the mock made (its send stamps, on the same clock)."""
-    body = {"model": BENCH_MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
-    started = time.monotonic_ns()
-    first = 0
-    content: list[tuple[int, int]] = []  # (arrived, sent)
-    usage = False
-    async with session.post(url, json=body, headers=headers) as response:
-        async for line in response.content:
-            if line.startswith(b"data: {"):
-                arrived = time.monotonic_ns()
-                first = first or arrived
-                if stamp := _STAMP.search(line):
-                    content.append((arrived, int(stamp[1])))
-                usage = usage or (b'"usage"' in line and b'"choices":[]' in line.replace(b" ", b""))
-    gaps = [(b[0] - a[0]) / 1e9 for a, b in itertools.pairwise(content)]
-    drifts = [((b[0] - a[0]) - (b[1] - a[1])) / 1e9 for a, b in itertools.pairwise(content)]
-    return {
-        "ttft": (first - started) / 1e9,
-        "gaps": gaps,
-        "drifts": drifts,
-        "chunks": len(content),
-        "usage": usage,
-    }
-
-
-async def _stream_rounds(
-    arms: list[tuple[str, dict]], samples: int, rounds: int = 5
-) -> list[list[dict]]:
+def _stream_rounds(arms: list[tuple[str, dict]], samples: int, rounds: int = 5) -> list[list[dict]]:
     """`samples` streams from each arm (url, headers), in rounds that alternate the arms,
-    so that a drift of the host's speed during the scenario weighs on every arm alike."""
+    so that a drift of the host's speed during the scenario weighs on every arm alike.
+    Each result carries its round."""
+    body = orjson.dumps(
+        {"model": BENCH_MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    )
+    clients = [StreamClient(url, headers) for url, headers in arms]
     results: list[list[dict]] = [[] for _ in arms]
-    async with aiohttp.ClientSession() as session:
-        for url, headers in arms:
-            await _stream_once(session, url, headers)  # warm: connections, caches
+    try:
+        for client in clients:
+            client.stream(body)  # warm: connections, caches
         for round_ in range(rounds):
             for index in _round_order(len(arms), round_):
-                url, headers = arms[index]
                 for _ in range(samples // rounds):
-                    results[index].append(await _stream_once(session, url, headers))
+                    results[index].append({**clients[index].stream(body), "round": round_})
+    finally:
+        for client in clients:
+            client.close()
     return results
 
 
@@ -195,15 +167,13 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
         bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
         with gateway, bare, _on_core(LOAD_CORE):
             auth = {"Authorization": f"Bearer {BENCH_KEY}"}
-            direct, through, relayed = asyncio.run(
-                _stream_rounds(
-                    [
-                        (f"{mock_url}/chat/completions", {}),
-                        (f"{base}/chat/completions", auth),
-                        (f"{bare_base}/chat/completions", {}),
-                    ],
-                    samples,
-                )
+            direct, through, relayed = _stream_rounds(
+                [
+                    (f"{mock_url}/chat/completions", {}),
+                    (f"{base}/chat/completions", auth),
+                    (f"{bare_base}/chat/completions", {}),
+                ],
+                samples,
             )
 
     def med(rows: list[dict], key: str) -> float:
@@ -212,6 +182,13 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
     def drift(rows: list[dict], q: float) -> float:
         """The q-quantile of |client gap - the mock's gap for the same pair|, in ms."""
         return round(_quantile([abs(d) for r in rows for d in r["drifts"]], q) * 1000, 3)
+
+    def round_max(rows: list[dict]) -> list[float]:
+        rounds = sorted({r["round"] for r in rows})
+        return [
+            round(max(abs(d) for r in rows if r["round"] == n for d in r["drifts"]) * 1000, 2)
+            for n in rounds
+        ]
 
     return {
         "scenario": "streaming",
@@ -234,6 +211,9 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
         "direct_gap_max_diff_ms": drift(direct, 1.0),
         "bare_gap_p99_diff_ms": drift(relayed, 0.99),
         "bare_gap_max_diff_ms": drift(relayed, 1.0),
+        "round_max_diff_ms": "/".join(str(m) for m in round_max(through)),
+        "bare_round_max_diff_ms": "/".join(str(m) for m in round_max(relayed)),
+        "coalesced": sum(r["coalesced"] for r in through),
         "chunks_gateway": through[0]["chunks"],
         "usage_chunk_present": all(r["usage"] for r in through),
     }

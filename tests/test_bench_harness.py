@@ -3,14 +3,14 @@ expects, and the gateway it starts runs with key auth, as a user runs it."""
 
 from __future__ import annotations
 
-import asyncio
 import re
+import socket
 import statistics
 import time
 from collections.abc import Iterator
 
-import aiohttp
 import openai
+import orjson
 import pytest
 from bench.procs import (
     BENCH_KEY,
@@ -20,7 +20,7 @@ from bench.procs import (
     start_mock,
     start_passthrough,
 )
-from bench.scenarios import _stream_once
+from bench.sse_client import StreamClient
 from openai import OpenAI
 
 
@@ -108,22 +108,27 @@ def test_bare_pass_through_relays_whole_answers_and_streams(mock: str) -> None:
 
 def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
     """The streaming scenario's client: time to first token, and per pair of content
-    chunks the client's gap minus the mock's (sent 3 ms apart)."""
+    chunks the client's gap minus the mock's (sent 3 ms apart), on one connection that is
+    reconnected once the server has closed it."""
     proc, base = start_mock(None, chunks=6, gap_ms=3)
-
-    async def one() -> dict:
-        async with aiohttp.ClientSession() as session:
-            return await _stream_once(session, f"{base}/chat/completions", {})
-
+    body = orjson.dumps({"model": "bench", "messages": [], "stream": True})
     with proc:
-        row = asyncio.run(one())
-    assert row["chunks"] == 6 and row["usage"]
-    assert len(row["gaps"]) == len(row["drifts"]) == 5
-    # The mock's own gaps (the client's minus the drift): its sleep, at least. The client's
-    # gaps alone can be shorter, after a chunk that reached it late.
-    sent = [gap - drift for gap, drift in zip(row["gaps"], row["drifts"], strict=True)]
-    assert min(sent) >= 0.0029
-    # The mock's own gap (and what its timer overshot) is taken out of each drift: what is
-    # left is far smaller than the gap (a loaded machine leaves more than a quiet one).
-    assert statistics.median(abs(d) for d in row["drifts"]) < min(sent) / 2
-    assert 0 < row["ttft"] < 1
+        client = StreamClient(f"{base}/chat/completions", {})
+        try:
+            rows = [client.stream(body)]
+            assert client.sock is not None
+            client.sock.shutdown(socket.SHUT_RDWR)  # as a server's keep-alive timeout does
+            rows.append(client.stream(body))
+        finally:
+            client.close()
+    for row in rows:
+        assert row["chunks"] == 6 and row["usage"] and row["coalesced"] == 0
+        assert len(row["gaps"]) == len(row["drifts"]) == 5
+        # The mock's own gaps (the client's minus the drift): its sleep, at least. The
+        # client's gaps alone can be shorter, after a chunk that reached it late.
+        sent = [gap - drift for gap, drift in zip(row["gaps"], row["drifts"], strict=True)]
+        assert min(sent) >= 0.0029
+        # The mock's own gap (and what its timer overshot) is taken out of each drift:
+        # what is left is far smaller than the gap (a loaded machine leaves more).
+        assert statistics.median(abs(d) for d in row["drifts"]) < min(sent) / 2
+        assert 0 < row["ttft"] < 1
