@@ -7,13 +7,11 @@ response, so a client that disconnects cancels the upstream request.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from modelyard.config import UpstreamConfig
 from modelyard.gateway.errors import ProviderError
@@ -30,11 +28,20 @@ from modelyard.gateway.events import (
     normalize_finish,
 )
 from modelyard.providers.base import ProviderRequest
+from modelyard.providers.upstream_http import (
+    UpstreamClient,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 
 MAX_ERROR_BODY = 64 * 1024
 # The longest stream line taken (a generated image arrives as one base64 line of several
 # MB); a longer one ends the stream with an error instead of growing without bound.
 MAX_STREAM_LINE = 64 * 1024 * 1024
+# The largest whole (non-streamed) answer taken, for the same reason.
+MAX_RESPONSE_BODY = MAX_STREAM_LINE
+USER_AGENT = f"modelyard/{version('modelyard')}"
 
 
 def _int(value: Any) -> int:
@@ -182,75 +189,29 @@ class _LineTooLong(Exception):
     pass
 
 
-class _SilenceWatch:
-    """Fails a stream's reads once the upstream has sent nothing for `timeout` seconds.
-
-    aiohttp's own read timeout replaces a timer on every packet (5,000 instructions a
-    chunk, 3% of a stream's cost); this one notes the time of each read and sets a timer
-    again only when it fires early. Bytes that came but wait unread (a slow client holds
-    the reads back) count as the upstream speaking."""
-
-    __slots__ = ("_content", "_handle", "_loop", "_timeout", "last", "read")
-
-    def __init__(self, response: aiohttp.ClientResponse, timeout: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._content = response.content
-        self._timeout = timeout
-        self.last = self._loop.time()  # when the last read returned
-        self.read = 0  # bytes of the body read by then (`total_bytes` counts those received)
-        connection = response.connection
-        if connection is not None and connection.protocol is not None:
-            connection.protocol.read_timeout = None  # this watch takes over
-        self._handle = self._loop.call_later(timeout, self._check)
-
-    def _check(self) -> None:
-        now = self._loop.time()
-        if self._content.total_bytes > self.read:
-            # Bytes came that are not read yet (the client is the slow side): the upstream
-            # is not the silent one.
-            self.last = now
-        silent = now - self.last
-        if silent < self._timeout:
-            self._handle = self._loop.call_later(self._timeout - silent, self._check)
-            return
-        self._content.set_exception(aiohttp.SocketTimeoutError("no data from the upstream"))
-
-    def close(self) -> None:
-        self._handle.cancel()
-
-
-async def _read_lines(
-    response: aiohttp.ClientResponse, read_timeout: float
-) -> AsyncIterator[list[bytes]]:
+async def _read_lines(response: UpstreamResponse) -> AsyncIterator[list[bytes]]:
     """The stream's lines, in the batches they arrived in: one await per read rather than
-    one per line, and no line-length limit but MAX_STREAM_LINE (the reader's own 128 KiB
-    cut a streamed image short). A silence of `read_timeout` raises a timeout."""
+    one per line, and no line-length limit but MAX_STREAM_LINE (a streamed image is one
+    line of several MB)."""
     partial: list[bytes] = []  # a line not yet ended, in pieces
     size = 0
-    watch = _SilenceWatch(response, read_timeout)
-    now = asyncio.get_running_loop().time
-    try:
-        async for data in response.content.iter_any():
-            watch.last = now()
-            watch.read += len(data)
-            if b"\n" not in data:
-                partial.append(data)
-                size += len(data)
-                if size > MAX_STREAM_LINE:
-                    raise _LineTooLong
-                continue
-            if partial:
-                partial.append(data)
-                data = b"".join(partial)
-                partial.clear()
-            lines = data.split(b"\n")
-            rest = lines.pop()
-            if rest:
-                partial.append(rest)
-            size = len(rest)
-            yield lines
-    finally:
-        watch.close()
+    async for data in response.iter_chunks():
+        if b"\n" not in data:
+            partial.append(data)
+            size += len(data)
+            if size > MAX_STREAM_LINE:
+                raise _LineTooLong
+            continue
+        if partial:
+            partial.append(data)
+            data = b"".join(partial)
+            partial.clear()
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if rest:
+            partial.append(rest)
+        size = len(rest)
+        yield lines
     if partial:
         yield [b"".join(partial)]
 
@@ -262,38 +223,22 @@ class OpenAICompatProvider:
         self.config = config
         self.slug = config.slug
         self.name = config.name or config.slug
-        self._session: aiohttp.ClientSession | None = None
-        self._url = URL(f"{config.base_url}/chat/completions")  # parsed once, not per request
-        self._headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if config.api_key:
-            self._headers["Authorization"] = f"Bearer {config.api_key}"
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        self._client = UpstreamClient(
+            config.base_url,
+            max_connections=config.max_connections,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            headers=headers,
+        )
 
     async def start(self) -> None:
-        self._session_or_new()
-
-    def _session_or_new(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.config.max_connections, keepalive_timeout=60, ttl_dns_cache=300
-            )
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=self.config.connect_timeout,
-                sock_read=self.config.read_timeout,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                json_serialize=lambda o: orjson.dumps(o).decode(),
-                auto_decompress=True,
-                # An upstream's cookies must not travel from one client's request to another's.
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
+        pass
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        self._client.close()
 
     def _scrub(self, text: str) -> str:
         """Never let the provider secret travel back to a client or a log."""
@@ -303,8 +248,8 @@ class OpenAICompatProvider:
     def _error(self, message: str, **kwargs: Any) -> ProviderError:
         return ProviderError(self._scrub(message), provider=self.name, **kwargs)
 
-    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
-        raw_bytes = await response.content.read(MAX_ERROR_BODY)
+    async def _raise_for_status(self, response: UpstreamResponse) -> None:
+        raw_bytes = await response.read(MAX_ERROR_BODY)
         raw_text = self._scrub(raw_bytes.decode("utf-8", "replace"))
         message = f"{self.name} returned HTTP {response.status}"
         provider_code: Any = response.status
@@ -343,16 +288,18 @@ class OpenAICompatProvider:
         body["stream"] = request.stream
         if request.stream:
             body["stream_options"] = {"include_usage": True}
-        session = self._session_or_new()
         started = False
         try:
-            async with session.post(
-                self._url, data=orjson.dumps(body), headers=self._headers
-            ) as response:
+            async with await self._client.post("/chat/completions", orjson.dumps(body)) as response:
                 if response.status >= 400:
                     await self._raise_for_status(response)
                 if not request.stream:
-                    raw = await response.read()
+                    raw = await response.read(MAX_RESPONSE_BODY + 1)
+                    if len(raw) > MAX_RESPONSE_BODY:
+                        raise self._error(
+                            f"{self.name} returned a body over {MAX_RESPONSE_BODY} bytes",
+                            error_type="provider_invalid_response",
+                        )
                     try:
                         parsed = orjson.loads(raw)
                     except orjson.JSONDecodeError:
@@ -373,7 +320,7 @@ class OpenAICompatProvider:
                     return
                 finished = False
                 try:
-                    async for lines in _read_lines(response, self.config.read_timeout):
+                    async for lines in _read_lines(response):
                         for line in lines:
                             events = self._line_events(line)
                             if events is None:  # [DONE]
@@ -391,14 +338,14 @@ class OpenAICompatProvider:
                     yield self._stream_error(
                         "closed the stream before it finished", "provider_stream_cut"
                     )
-        except (TimeoutError, aiohttp.ServerTimeoutError):
+        except UpstreamTimeout:
             message = f"{self.name} did not answer in time"
             if started:
                 yield StreamError(408, message, {"provider_name": self.name})
                 return
             raise self._error(message, status=408, error_type="timeout") from None
-        except aiohttp.ClientError as exc:
-            message = f"{self.name} connection failed: {type(exc).__name__}"
+        except UpstreamError as exc:
+            message = f"{self.name} connection failed: {exc}"
             if started:
                 yield StreamError(502, message, {"provider_name": self.name})
                 return
