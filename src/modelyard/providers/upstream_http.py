@@ -55,6 +55,7 @@ class _Connection(asyncio.Protocol):
         self.buffered = 0
         self.received = 0  # body bytes received (read or not)
         self.complete = False
+        self.keep_alive = False
         self.error: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.last = self.loop.time()  # when bytes last came
@@ -88,6 +89,13 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        # Read here, not at the end: httptools' should_keep_alive() answered False after
+        # some completed keep-alive responses, which cost a new connection each time.
+        connection = self.headers.get(b"connection", b"").lower()
+        if self.parser.get_http_version() == "1.1":
+            self.keep_alive = b"close" not in connection
+        else:
+            self.keep_alive = b"keep-alive" in connection
         if self.headers_done is not None and not self.headers_done.done():
             self.headers_done.set_result(None)
 
@@ -164,13 +172,7 @@ class _Connection(asyncio.Protocol):
         return data
 
     def reusable(self) -> bool:
-        return (
-            self.complete
-            and not self.closed
-            and self.error is None
-            and self.headers.get(b"connection", b"").lower() != b"close"
-            and self.parser.should_keep_alive()
-        )
+        return self.complete and self.keep_alive and not self.closed and self.error is None
 
     def close(self) -> None:
         self.closed = True
