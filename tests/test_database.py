@@ -1,6 +1,6 @@
-"""The database's batch write, on both engines: one transaction, all rows or none, and the
-connection ready for the next one after a batch that failed; and the records writer that
-uses it, idle."""
+"""The database's batch write, on both engines: one transaction, all rows or none, the
+connection ready for the next one after a batch that failed, a large batch whole; and the
+records writer that uses it, idle."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ async def _batches(url: str) -> None:
             await q.execute(f"UPDATE {table} SET n = n + 1 WHERE id = $1", "t1")
         assert await db.fetchval(f"SELECT n FROM {table} WHERE id = $1", "t1") == 2
         assert await db.fetchval(f"SELECT COUNT(*) FROM {table}") == 52
+        # A backlog-sized batch (several rows to a statement on SQLite), a literal with a
+        # "$1" in it left alone, and a conflict clause kept for every row.
+        upsert = (
+            f"INSERT INTO {table} (id, n) VALUES ($1, $2 + length('$1')) "
+            "ON CONFLICT (id) DO NOTHING"
+        )
+        await db.executemany(upsert, [(f"u{i}", i) for i in range(2001)] + [("t1", 99)])
+        assert await db.fetchval(f"SELECT COUNT(*) FROM {table} WHERE id LIKE 'u%'") == 2001
+        assert (
+            await db.fetchval(f"SELECT SUM(n) FROM {table} WHERE id LIKE 'u%'")
+            == sum(range(2001)) + 2 * 2001
+        )
+        assert await db.fetchval(f"SELECT n FROM {table} WHERE id = $1", "t1") == 2
     finally:
         await db.execute(f"DROP TABLE IF EXISTS {table}")
         await db.close()

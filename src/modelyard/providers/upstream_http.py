@@ -44,10 +44,11 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        # One parser for the connection's life: it starts over after each response.
+        self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[bytes, bytes] = {}
         self.headers_done: asyncio.Future[None] | None = None
@@ -276,9 +277,10 @@ class UpstreamClient:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self.path = parts.path.rstrip("/")
-        host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+        host = parts.netloc.rpartition("@")[2]  # as written: an IPv6 address keeps its []
         fixed = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        self._head = f"Host: {host}\r\n{fixed}".encode("latin-1")
+        # Identity asked for: a compressed stream waits on the compressor's buffer.
+        self._head = f"Host: {host}\r\nAccept-Encoding: identity\r\n{fixed}".encode("latin-1")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: deque[_Connection] = deque()
