@@ -124,10 +124,11 @@ def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
     for row in rows:
         assert row["chunks"] == 6 and row["usage"] and row["coalesced"] == 0
         assert len(row["gaps"]) == len(row["drifts"]) == 5
-        # The mock's own gaps (the client's minus the drift): its sleep, at least. The
+        # The mock's own gaps (the client's minus the drift): its 3 ms sleep, less up to
+        # 1 ms (uvloop's timers count whole milliseconds from a cached clock). The
         # client's gaps alone can be shorter, after a chunk that reached it late.
         sent = [gap - drift for gap, drift in zip(row["gaps"], row["drifts"], strict=True)]
-        assert min(sent) >= 0.0029
+        assert min(sent) >= 0.0019
         # The mock's own gap (and what its timer overshot) is taken out of each drift:
         # what is left is far smaller than the gap (a loaded machine leaves more).
         assert statistics.median(abs(d) for d in row["drifts"]) < min(sent) / 2
