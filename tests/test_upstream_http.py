@@ -113,6 +113,34 @@ def test_a_pooled_connection_the_server_dropped_is_retried_on_a_new_one() -> Non
     asyncio.run(main())
 
 
+def test_a_connection_that_speaks_while_idle_is_not_reused() -> None:
+    """A server that times an idle connection out may send a 408 before it closes it: that
+    connection is dropped, and the next request goes on a new one."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        body = await _request(reader)
+        writer.write(_ok(body))
+        if n == 1:
+            await asyncio.sleep(0.05)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            await asyncio.sleep(1)
+            return False
+        return True
+
+    async def main() -> None:
+        server = Server(reply)
+        async with server as base:
+            client = _client(base, read_timeout=0.5)
+            for body in (b"first", b"second"):
+                async with await client.post("/chat/completions", body) as response:
+                    assert response.status == 200 and await response.read() == body
+                await asyncio.sleep(0.2)
+            client.close()
+        assert server.connections == 2
+
+    asyncio.run(main())
+
+
 def test_a_gzipped_answer_is_undone() -> None:
     async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         await _request(reader)

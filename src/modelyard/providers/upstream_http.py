@@ -46,9 +46,10 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         # One parser for the connection's life: it starts over after each response.
         self.parser = httptools.HttpResponseParser(self)
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Ready for the next request (the connection goes back to the pool)."""
         self.status = 0
         self.headers: dict[bytes, bytes] = {}
         self.headers_done: asyncio.Future[None] | None = None
@@ -69,6 +70,11 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.headers_done is None:
+            # Bytes on an idle connection (a server's 408 before it closes one it timed
+            # out): not an answer to anything, and the connection is not reusable.
+            self.close()
+            return
         self.last = self.loop.time()
         try:
             self.parser.feed_data(data)
@@ -288,7 +294,7 @@ class UpstreamClient:
 
     def _put_back(self, conn: _Connection) -> None:
         conn.idle_since = time.monotonic()
-        conn._reset()
+        conn.reset()
         self._idle.append(conn)
         self._slots.release()
 
