@@ -235,7 +235,7 @@ class OpenAICompatProvider:
         )
 
     async def start(self) -> None:
-        pass
+        """Nothing to do: connections open on first use and stay pooled."""
 
     async def aclose(self) -> None:
         self._client.close()
