@@ -32,7 +32,6 @@ class _Response:
     """httptools' callbacks for one response: SSE data lines, each with its read's stamp."""
 
     def __init__(self) -> None:
-        self.status = 0
         self.complete = False
         self.pending = b""  # a line not yet ended
         self.received = 0  # the stamp of the read being parsed, ns

@@ -212,11 +212,6 @@ class UpstreamResponse:
     async def __aexit__(self, *exc: object) -> None:
         self.release()
 
-    @property
-    def received(self) -> int:
-        """Body bytes received so far, read or not."""
-        return self._conn.received
-
     async def _next(self) -> bytes | None:
         """The body bytes that have come since the last call (waiting for some), or None
         at its end."""
