@@ -159,12 +159,13 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def streaming(samples: int, gap_ms: float = 5.0) -> dict:
-    """Added time to first token, and whether chunk gaps survive the gateway."""
+def streaming(samples: int, gap_ms: float = 5.0, under: tuple[str, ...] = ()) -> dict:
+    """Added time to first token, and whether chunk gaps survive the gateway. `under` is
+    what both relays run under: `procs.realtime()` gives them a real-time priority."""
     mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms)
     with mock:
-        gateway, base = start_gateway(mock_url, GATEWAY_CORE)
-        bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE)
+        gateway, base = start_gateway(mock_url, GATEWAY_CORE, under=under)
+        bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE, under=under)
         with gateway, bare, _on_core(LOAD_CORE):
             auth = {"Authorization": f"Bearer {BENCH_KEY}"}
             direct, through, relayed = _stream_rounds(
@@ -192,6 +193,7 @@ def streaming(samples: int, gap_ms: float = 5.0) -> dict:
 
     return {
         "scenario": "streaming",
+        "relays": "real-time" if under else "normal",
         "direct_ttft_ms": round(med(direct, "ttft") * 1000, 3),
         "gateway_ttft_ms": round(med(through, "ttft") * 1000, 3),
         "added_ttft_ms": round((med(through, "ttft") - med(direct, "ttft")) * 1000, 3),

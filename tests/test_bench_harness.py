@@ -3,9 +3,12 @@ expects, and the gateway it starts runs with key auth, as a user runs it."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import statistics
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -16,6 +19,7 @@ from bench.procs import (
     BENCH_KEY,
     BENCH_MODEL,
     Proc,
+    realtime,
     start_gateway,
     start_mock,
     start_passthrough,
@@ -133,3 +137,24 @@ def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
         # what is left is far smaller than the gap (a loaded machine leaves more).
         assert statistics.median(abs(d) for d in row["drifts"]) < min(sent) / 2
         assert 0 < row["ttft"] < 1
+
+
+def test_realtime_gives_a_child_a_real_time_priority_where_it_may() -> None:
+    """The streaming scenario's second pass runs the relays at a real-time priority when
+    the probe says it can: a child started under the prefix has that policy. Where the
+    user may not (no root, no CAP_SYS_NICE), the prefix is empty and the pass is left out."""
+    prefix = realtime()
+    if not prefix:
+        chrt = shutil.which("chrt")
+        assert chrt is None or subprocess.run([chrt, "-f", "1", "true"]).returncode != 0
+        return
+    child = subprocess.Popen([*prefix, "sleep", "5"])
+    try:
+        deadline = time.monotonic() + 5
+        while os.sched_getscheduler(child.pid) != os.SCHED_FIFO and time.monotonic() < deadline:
+            time.sleep(0.01)  # chrt sets the policy, then becomes sleep
+        assert os.sched_getscheduler(child.pid) == os.SCHED_FIFO
+        assert os.sched_getparam(child.pid).sched_priority == 1
+    finally:
+        child.kill()
+        child.wait()
