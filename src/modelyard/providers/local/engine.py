@@ -92,6 +92,35 @@ class SlotQueue:
         self.free += 1
 
 
+class Handoff:
+    """Chunks that a worker thread hands to the event loop, one `call_soon_threadsafe`
+    each. Lighter than an asyncio.Queue, which ran a dozen Python calls and a system call
+    (getpid) a token on a loop that shares the cores with the engine's compute threads."""
+
+    __slots__ = ("_loop", "_pending", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        """From any thread."""
+        self._loop.call_soon_threadsafe(self._arrived, item)
+
+    def _arrived(self, item: Any) -> None:
+        self._pending.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._pending:
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self._pending.popleft()
+
+
 class LocalModel:
     """One GGUF file loaded in one xllamacpp Server."""
 
@@ -264,11 +293,11 @@ class LocalProvider:
         reader = prepared.reader
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        chunks = Handoff(loop)
         stop = threading.Event()
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            chunks.put(chunk)
             return stop.is_set()  # True tells llama.cpp to stop and free the slot
 
         def run() -> None:
@@ -276,9 +305,9 @@ class LocalProvider:
                 server = model.load()
                 server.handle_chat_completions(body, on_chunk)
             except Exception as exc:  # surfaced to the request, never kills the worker
-                loop.call_soon_threadsafe(queue.put_nowait, {"error": {"message": str(exc)}})
+                chunks.put({"error": {"message": str(exc)}})
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+                chunks.put(_DONE)
                 loop.call_soon_threadsafe(done)
 
         future = loop.run_in_executor(self._pool, run)
@@ -287,7 +316,7 @@ class LocalProvider:
         thought, answered = False, 0
         try:
             while True:
-                chunk = await queue.get()
+                chunk = await chunks.get()
                 if chunk is _DONE:
                     break
                 if error := chunk.get("error"):
