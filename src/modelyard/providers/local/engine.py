@@ -106,9 +106,10 @@ class Handoff:
 
     def put(self, item: Any) -> None:
         """From any thread."""
-        self._loop.call_soon_threadsafe(self._arrived, item)
+        self._loop.call_soon_threadsafe(self.arrived, item)
 
-    def _arrived(self, item: Any) -> None:
+    def arrived(self, item: Any) -> None:
+        """On the loop."""
         self._pending.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -294,11 +295,14 @@ class LocalProvider:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         chunks = Handoff(loop)
-        stop = threading.Event()
+        stopped = False  # set when the stream ends early: the worker thread reads it
+        hand_over, arrived = loop.call_soon_threadsafe, chunks.arrived
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            chunks.put(chunk)
-            return stop.is_set()  # True tells llama.cpp to stop and free the slot
+            # Called holding the GIL, which the loop needs as soon as it wakes: nothing
+            # but the answer follows the hand-over (True tells llama.cpp to stop).
+            hand_over(arrived, chunk)
+            return stopped
 
         def run() -> None:
             try:
@@ -355,9 +359,9 @@ class LocalProvider:
                         for out in _read_tools(reader, event):
                             yield out
         finally:
-            stop.set()
+            stopped = True
             if not future.done():
-                # Let the worker thread notice `stop` and return; do not wait on the loop.
+                # Let the worker thread notice `stopped` and return; do not wait on the loop.
                 future.add_done_callback(lambda f: f.exception())
 
 
