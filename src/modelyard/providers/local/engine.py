@@ -106,10 +106,9 @@ class Handoff:
 
     def put(self, item: Any) -> None:
         """From any thread."""
-        self._loop.call_soon_threadsafe(self.arrived, item)
+        self._loop.call_soon_threadsafe(self._arrived, item)
 
-    def arrived(self, item: Any) -> None:
-        """On the loop."""
+    def _arrived(self, item: Any) -> None:
         self._pending.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -296,13 +295,10 @@ class LocalProvider:
         body["stream_options"] = {"include_usage": True}
         chunks = Handoff(loop)
         stopped = False  # set when the stream ends early: the worker thread reads it
-        hand_over, arrived = loop.call_soon_threadsafe, chunks.arrived
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            # Called holding the GIL, which the loop needs as soon as it wakes: nothing
-            # but the answer follows the hand-over (True tells llama.cpp to stop).
-            hand_over(arrived, chunk)
-            return stopped
+            chunks.put(chunk)
+            return stopped  # True tells llama.cpp to stop and free the slot
 
         def run() -> None:
             try:
