@@ -61,8 +61,8 @@ def main() -> None:
         elif name == "streaming":
             samples = 20 if quick else 100
             rows = [scenarios.streaming(samples)]
-            # Again with both relays at a real-time priority, where this user may give one:
-            # what the relays do, without the time other tasks hold their core.
+            # Again with the mock and both relays at a real-time priority, where this user
+            # may give one: what the relays do, without the time other tasks hold a core.
             if under := realtime():
                 rows.append(scenarios.streaming(samples, under=under))
         elif name == "memory":

@@ -35,11 +35,12 @@ def realtime() -> tuple[str, ...]:
     """`chrt -f 1` where this process may give a child a real-time priority (root, or
     CAP_SYS_NICE), else nothing.
 
-    A relay that waits for its core while another task holds it shows up as a late chunk.
-    On the VMs this was measured on, the kernel's DAMON thread (kdamond) and the VM's own
-    agent hold a core for 1-8 ms every half second: a relay at this priority preempts them
-    as soon as its bytes come, which isolates what the relay itself does, as pinning it to
-    its own core isolates it from the load (cyclictest measures at this priority for the
+    A relay that waits for its core while another task holds it shows up as a late chunk,
+    and so does a mock held off its core between stamping a chunk and sending it. On the
+    VMs this was measured on, the kernel's DAMON thread (kdamond) and the VM's own agent
+    hold a core for 1-8 ms every half second: at this priority the relays and the mock
+    preempt them, which isolates what the relays themselves do, as pinning them to their
+    own core isolates them from the load (cyclictest measures at this priority for the
     same reason)."""
     chrt = shutil.which("chrt")
     if chrt is None:
@@ -102,7 +103,9 @@ class Proc:
         self.stop()
 
 
-def start_mock(cores: str | None, *, chunks: int = 20, gap_ms: float = 0.0) -> tuple[Proc, str]:
+def start_mock(
+    cores: str | None, *, chunks: int = 20, gap_ms: float = 0.0, under: tuple[str, ...] = ()
+) -> tuple[Proc, str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -115,7 +118,7 @@ def start_mock(cores: str | None, *, chunks: int = 20, gap_ms: float = 0.0) -> t
         "--gap-ms",
         str(gap_ms),
     ]
-    proc = Proc(pinned(cmd, cores))
+    proc = Proc(pinned([*under, *cmd], cores))
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

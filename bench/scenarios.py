@@ -161,8 +161,9 @@ def _quantile(values: list[float], q: float) -> float:
 
 def streaming(samples: int, gap_ms: float = 5.0, under: tuple[str, ...] = ()) -> dict:
     """Added time to first token, and whether chunk gaps survive the gateway. `under` is
-    what both relays run under: `procs.realtime()` gives them a real-time priority."""
-    mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms)
+    what the mock and both relays run under: `procs.realtime()` gives them a real-time
+    priority (the client needs none: the kernel stamps what it receives)."""
+    mock, mock_url = start_mock(LOAD_CORE, chunks=20, gap_ms=gap_ms, under=under)
     with mock:
         gateway, base = start_gateway(mock_url, GATEWAY_CORE, under=under)
         bare, bare_base = start_passthrough(mock_url, GATEWAY_CORE, under=under)

@@ -140,9 +140,10 @@ def test_streaming_reads_each_gap_against_the_one_the_mock_made() -> None:
 
 
 def test_realtime_gives_a_child_a_real_time_priority_where_it_may() -> None:
-    """The streaming scenario's second pass runs the relays at a real-time priority when
-    the probe says it can: a child started under the prefix has that policy. Where the
-    user may not (no root, no CAP_SYS_NICE), the prefix is empty and the pass is left out."""
+    """The streaming scenario's second pass runs the mock and the relays at a real-time
+    priority when the probe says it can: a child started under the prefix has that policy.
+    Where the user may not (no root, no CAP_SYS_NICE), the prefix is empty and the pass is
+    left out."""
     prefix = realtime()
     if not prefix:
         chrt = shutil.which("chrt")
