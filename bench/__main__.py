@@ -79,9 +79,9 @@ def main() -> None:
             from bench.engine import engine_rows
 
             # A single stream's rounds are short (about 1.3 s) and move the most from one
-            # to the next (a tenth either way on shared VMs): three times as many of them.
+            # to the next (a tenth either way on shared VMs): twice as many of them.
             # Multiples of six, so every order of the three arms comes up as often.
-            cases = [(1, 4), (8, 2)] if quick else [(1, 18), (8, 6)]
+            cases = [(1, 4), (8, 2)] if quick else [(1, 12), (8, 6)]
             rows = engine_rows(64 if quick else 192, cases)
         for row in rows:
             print(json.dumps(row), flush=True)
