@@ -173,11 +173,13 @@ def engine_rows(
     }
     port = free_port()
     gateway = Proc([sys.executable, "-m", "modelyard", "serve", "--port", str(port)], env)
-    directs = [Direct(slots, env), Direct(slots, env)]
+    directs: list[Direct] = []
     # Each of the six orders in turn: no arm keeps the place after another's warm caches.
     orders = list(itertools.permutations(("gw", 0, 1)))
     rows = []
     try:
+        for _ in range(2):  # inside the try: a child that fails to start stops the others
+            directs.append(Direct(slots, env))
         wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
         through_gateway(port, 1, 16)  # warm-up: the first request pays for loading
         for direct in directs:
