@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.procs import BENCH_KEY, ROOT, Proc, free_port, wait_http
-from modelyard.config import LocalModelConfig, load_settings
+from modelyard.config import load_settings
+from modelyard.core.settings import LocalModelConfig
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from modelyard.config import EngineConfig, LocalModelConfig
+from modelyard.core.settings import EngineConfig, LocalModelConfig
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 from modelyard.providers.local.engine_body import engine_request
 

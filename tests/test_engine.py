@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from modelyard.config import EngineConfig, LocalModelConfig
+from modelyard.core.settings import EngineConfig, LocalModelConfig
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modelyard.gateway.events import TextDelta, ToolCallDelta
+from modelyard.core.events import TextDelta, ToolCallDelta
 from modelyard.providers.local.tool_calls import ToolCallReader
 
 CALLS = (

@@ -9,7 +9,7 @@ from typing import Any
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from modelyard.gateway.events import (
+from modelyard.core.events import (
     Event,
     Finish,
     ReasoningDelta,
@@ -20,8 +20,8 @@ from modelyard.gateway.events import (
 )
 from modelyard.gateway.generation import Generation
 from modelyard.gateway.planner import Plan
-from modelyard.wire.responses import parse_responses_request
 from modelyard.wire.responses_encode import ResponseDraft, ResponsesEncoder
+from modelyard.wire.responses_request import parse_responses_request
 
 EVENTS = TypeAdapter(ResponseStreamEvent)
 

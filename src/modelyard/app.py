@@ -27,13 +27,14 @@ from modelyard.api.errors import (
     unexpected_error_handler,
 )
 from modelyard.api.models import get_model, list_models, model_endpoints
-from modelyard.api.responses import close_response_store, create_response
+from modelyard.api.responses import create_response
 from modelyard.api.responses import routes as responses_routes
 from modelyard.api.web import routes as web_routes
 from modelyard.config import Settings, load_settings
-from modelyard.gateway.errors import GatewayError
+from modelyard.core.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
 from modelyard.gateway.generation import Generation
+from modelyard.responses.service import ResponsesService
 from modelyard.stats.rollup import Rollup
 from modelyard.store.database import Database, redact
 
@@ -78,7 +79,7 @@ def _log_generation(generation: Generation) -> None:
         logger.debug(
             "generation %s model=%s provider=%s finish=%s cancelled=%s usage=%s",
             generation.id,
-            generation.model.id if generation.model else generation.plan.requested,
+            generation.model_id,
             generation.provider_name,
             generation.finish.reason if generation.finish else None,
             generation.cancelled,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> DirectApp:
         accounts = Accounts(settings, database, redis, lambda g: app.state.on_generation_end(g))
         await accounts.start()
         app.state.accounts = accounts
+        app.state.responses = responses = ResponsesService(database)
         await gateway.start()
         _tune_gc()
         app.state.web_rollup = rollup = Rollup(database)
@@ -144,7 +146,7 @@ def create_app(settings: Settings | None = None) -> DirectApp:
         finally:
             warming.cancel()
             await gateway.aclose()
-            await close_response_store(app)
+            await responses.aclose()
             await accounts.aclose()
             if redis is not None:
                 await redis.aclose()

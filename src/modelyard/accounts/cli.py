@@ -10,9 +10,9 @@ import sys
 from modelyard.accounts.directory import KeyDirectory
 from modelyard.accounts.fields import iso
 from modelyard.accounts.keys import KeyStore
-from modelyard.accounts.money import to_nano, to_usd
 from modelyard.accounts.periods import RESETS
 from modelyard.config import load_settings
+from modelyard.core.money import to_nano, to_usd
 from modelyard.store.database import Database
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.gateway.errors import GatewayError
+from modelyard.core.errors import GatewayError
 
 
 class PaymentRequired(GatewayError):

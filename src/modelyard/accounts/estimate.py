@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import orjson
 
-from modelyard.accounts.money import to_nano
+from modelyard.core.money import to_nano
 from modelyard.gateway.planner import Attempt, Plan
 
 

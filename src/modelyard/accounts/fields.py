@@ -6,12 +6,12 @@ import datetime as dt
 import math
 from typing import Any
 
-from modelyard.accounts.money import to_nano
 from modelyard.accounts.periods import RESETS
 from modelyard.accounts.ratelimit import parse_rate
 from modelyard.catalog.catalog import Catalog
 from modelyard.config import ConfigError
-from modelyard.gateway.errors import BadRequest
+from modelyard.core.errors import BadRequest
+from modelyard.core.money import to_nano
 from modelyard.gateway.planner import split_variant
 
 CREATE_FIELDS = {

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 import modelyard.accounts.schema  # noqa: F401  (registers the tables)
-from modelyard.accounts.money import to_nano, to_usd
+from modelyard.core.money import to_nano, to_usd
 from modelyard.gateway.generation import Generation
 from modelyard.store.database import Database, DatabaseError
 

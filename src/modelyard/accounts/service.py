@@ -26,11 +26,11 @@ from modelyard.accounts.errors import AccountingUnavailable, Forbidden, PaymentR
 from modelyard.accounts.estimate import estimate
 from modelyard.accounts.keys import KeyInfo, KeyStore, hash_key
 from modelyard.accounts.ledger import Ledger, MemoryLedger, RedisLedger, Refused, Reservation
-from modelyard.accounts.money import to_usd
 from modelyard.accounts.ratelimit import Limiter, MemoryLimiter, RedisLimiter, Window, parse_rate
 from modelyard.accounts.records import RecordWriter, record_of
 from modelyard.config import Settings
-from modelyard.gateway.errors import Unauthorized
+from modelyard.core.errors import Unauthorized
+from modelyard.core.money import to_usd
 from modelyard.gateway.generation import Generation
 from modelyard.gateway.planner import Plan, split_variant, split_variants
 from modelyard.store.database import Database, DatabaseError

@@ -12,11 +12,11 @@ from starlette.routing import Route
 
 from modelyard.accounts.fields import interval_text, iso, key_fields
 from modelyard.accounts.keys import KeyInfo
-from modelyard.accounts.money import to_usd
 from modelyard.accounts.records import openrouter_shape
 from modelyard.accounts.service import ANONYMOUS, Accounts, Caller
 from modelyard.api.body import read_json
-from modelyard.gateway.errors import BadRequest, NotFound, Unauthorized
+from modelyard.core.errors import BadRequest, NotFound, Unauthorized
+from modelyard.core.money import to_usd
 
 MAX_BODY = 64 * 1024
 

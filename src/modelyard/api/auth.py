@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.api.errors import error_response
-from modelyard.gateway.errors import GatewayError, Unauthorized
+from modelyard.core.errors import GatewayError, Unauthorized
 
 # Paths under the API prefixes that need no inference key.
 _PUBLIC = re.compile(r"^/(?:api/)?v1/(?:models(?:/.*)?|keys(?:/.*)?)$")

@@ -8,7 +8,7 @@ import orjson
 from starlette.requests import Request
 
 from modelyard.api.errors import CLIENT_CLOSED
-from modelyard.gateway.errors import BadRequest, GatewayError, PayloadTooLarge
+from modelyard.core.errors import BadRequest, GatewayError, PayloadTooLarge
 
 
 async def read_json(request: Request, limit: int) -> Any:

@@ -18,7 +18,7 @@ async def chat_completions(request: Request) -> Response | GenerationStream:
     request.app.state.auth.check(request)
     raw = await read_json(request, gateway.settings.max_body_bytes)
     parsed = parse_chat_request(raw)
-    started = start(request, raw, parsed.stream)
+    started = start(request, parsed)
     if parsed.stream:
         return stream_events(started, ChunkEncoder, gateway.settings.keepalive_seconds)
     builder = CompletionBuilder()

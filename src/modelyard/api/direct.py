@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from modelyard.api.auth import identify
 from modelyard.api.errors import error_response, http_error_handler, unexpected_error_handler
-from modelyard.gateway.errors import GatewayError
+from modelyard.core.errors import GatewayError
 
 # A handler returns any ASGI response (Starlette's, or an EventStream).
 Handler = Callable[[Request], Awaitable[Callable[[Scope, Receive, Send], Awaitable[None]]]]

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard.gateway.errors import GatewayError
+from modelyard.core.errors import GatewayError
 
 logger = logging.getLogger("modelyard.api")
 

@@ -1,17 +1,16 @@
 """The request path shared by every inference surface (chat, responses...).
 
-A surface parses its own wire format into a chat-shaped body, then: `start` plans the
-generation; `collect_events` drives it to its end, or `stream_events` makes the response
-that streams it.
+A surface decodes its own wire format into the typed request (core/request.py), then:
+`start` plans the generation; `collect_events` drives it to its end, or `stream_events`
+makes the response that streams it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,22 +19,11 @@ from starlette.types import Receive, Scope, Send
 from modelyard.accounts.service import Accounts
 from modelyard.api.errors import CLIENT_CLOSED, error_response, unexpected_error_handler
 from modelyard.api.sse import KEEPALIVE, SSE_HEADERS, Departure
-from modelyard.gateway.errors import GatewayError
-from modelyard.gateway.events import Event, StreamError
+from modelyard.core.errors import GatewayError
+from modelyard.core.events import Event, StreamError
+from modelyard.core.request import InferenceRequest
 from modelyard.gateway.gateway import Gateway
-from modelyard.gateway.generation import Generation, run_generation
-
-
-@dataclass(slots=True)
-class Started:
-    generation: Generation
-    # Nothing runs until the first event is asked for; closing it stops the provider.
-    events: AsyncIterator[Event]
-
-    async def stop(self) -> None:
-        """Stop a generation nobody waits for any more (frees an engine slot, closes the
-        upstream request); its admission settles and records it."""
-        await self.events.aclose()  # type: ignore[attr-defined]
+from modelyard.gateway.generation import Generation, Started
 
 
 class StreamEncoder(Protocol):
@@ -62,17 +50,17 @@ def app_attribution(headers: dict[bytes, bytes]) -> dict[str, str]:
     return app
 
 
-def start(request: Request, raw: dict[str, Any], stream: bool) -> Started:
-    """Plan a chat-shaped body and prepare its generation (it runs when read)."""
+def start(request: Request, inference: InferenceRequest) -> Started:
+    """Plan a typed request and prepare its generation (it runs when read)."""
     gateway: Gateway = request.app.state.gateway
     # One dict for the few headers read here (ASGI gives names lower-cased), rather than a
     # scan of the header list per name.
     headers = dict(request.scope["headers"])
     session = headers.get(b"x-session-id")
-    plan = gateway.plan(raw, session.decode("latin-1") if session else None)
-    generation = Generation(plan=plan, stream=stream, app=app_attribution(headers))
+    plan = gateway.plan(inference, session.decode("latin-1") if session else None)
+    generation = Generation(plan=plan, stream=inference.stream, app=app_attribution(headers))
     admit = partial(_admit, request, generation)
-    return Started(generation, run_generation(gateway, generation, admit))
+    return Started(generation, gateway.run(generation, admit))
 
 
 async def _admit(request: Request, generation: Generation) -> Callable[[Generation], None]:

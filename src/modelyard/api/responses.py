@@ -1,66 +1,34 @@
-"""The Responses API: POST /responses, and the stored responses behind previous_response_id.
+"""The Responses API over HTTP: POST /responses, and the stored responses' routes.
 
-A request is translated into a chat-shaped body (wire/responses.py) and runs on the one
-inference path every surface shares (api/inference.py); its events are encoded as
-Responses events (wire/responses_encode.py). Stored responses live in the gateway's
-database, so a conversation continues on any provider and any gateway process.
+A request is decoded into the gateway's typed request (wire/responses_to_chat.py) and runs
+on the one inference path every surface shares (api/inference.py); its events are encoded
+as Responses events (wire/responses_encode.py). History, background runs, cancellation and
+storage are the Responses service's (responses/service.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from modelyard.api.body import read_json
-from modelyard.api.inference import (
-    GenerationStream,
-    Started,
-    collect_events,
-    start,
-    stream_events,
-)
-from modelyard.gateway.errors import BadRequest, GatewayError, NotFound
+from modelyard.api.inference import GenerationStream, collect_events, start, stream_events
+from modelyard.core.errors import BadRequest
 from modelyard.gateway.gateway import Gateway
-from modelyard.store.responses import DatabaseResponseStore, ResponseStore, StoredResponse
-from modelyard.wire.responses import chat_body, input_items, parse_responses_request
-from modelyard.wire.responses_encode import (
-    OutputAssembler,
-    ResponseDraft,
-    ResponsesEncoder,
-    new_call_id,
-)
-
-RUNNING = {"queued", "in_progress"}
+from modelyard.responses.service import ResponsesService
+from modelyard.responses.store import StoredResponse
+from modelyard.wire.responses_encode import ResponseDraft, ResponsesEncoder
+from modelyard.wire.responses_output import OutputAssembler
+from modelyard.wire.responses_request import input_items, parse_responses_request
+from modelyard.wire.responses_to_chat import inference_request
 
 
-def response_store(app: Starlette) -> ResponseStore:
-    """The process's store, made on first use over the app's database."""
-    store: ResponseStore | None = getattr(app.state, "response_store", None)
-    if store is None:
-        store = DatabaseResponseStore(app.state.database)
-        app.state.response_store = store
-    return store
-
-
-async def close_response_store(app: Starlette) -> None:
-    """At shutdown, before the database closes: finish the writes in flight."""
-    store: ResponseStore | None = getattr(app.state, "response_store", None)
-    if store is not None:
-        await store.aclose()
-
-
-def _background_tasks(app: Starlette) -> dict[str, asyncio.Task[None]]:
-    tasks: dict[str, asyncio.Task[None]] | None = getattr(app.state, "background_responses", None)
-    if tasks is None:
-        tasks = {}
-        app.state.background_responses = tasks
-    return tasks
+def _service(request: Request) -> ResponsesService:
+    return request.app.state.responses
 
 
 def _owner(request: Request) -> str:
@@ -73,33 +41,18 @@ def _json(payload: dict[str, Any], headers: dict[str, str] | None = None) -> Res
     return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
 
-def _ignore(_payload: dict[str, Any]) -> None:
-    """Non-streamed responses keep the items, not the events."""
-
-
 async def create_response(request: Request) -> Response | GenerationStream:
     gateway: Gateway = request.app.state.gateway
     owner = _owner(request)
     raw = await read_json(request, gateway.settings.max_body_bytes)
     parsed = parse_responses_request(raw)
-    store = response_store(request.app)
+    service = _service(request)
+    store = service.store
     history: list[dict[str, Any]] = []
     if parsed.previous_response_id is not None:
-        previous = await store.get(parsed.previous_response_id, owner)
-        if previous is None:
-            raise NotFound(
-                f"Previous response with id '{parsed.previous_response_id}' not found.",
-                param="previous_response_id",
-                code="previous_response_not_found",
-            )
-        if previous.status in RUNNING:
-            raise BadRequest(
-                f"Previous response with id '{previous.id}' is still in progress.",
-                param="previous_response_id",
-            )
-        history = previous.conversation()
+        history = await service.history(parsed.previous_response_id, owner)
     items = [*history, *input_items(parsed)]
-    body = chat_body(parsed, raw, items)
+    inference = inference_request(parsed, raw, items)
     draft = ResponseDraft(parsed, raw, parsed.previous_response_id)
 
     def keep(final: dict[str, Any]) -> None:
@@ -107,8 +60,10 @@ async def create_response(request: Request) -> Response | GenerationStream:
             store.save(StoredResponse(draft.id, owner, final, items))
 
     if parsed.background and not parsed.stream:
-        return await _start_background(request, body, draft, owner, items, store)
-    started = start(request, body, parsed.stream)
+        started = start(request, inference)
+        queued = await service.start_background(started, draft, owner, items)
+        return _json(queued, {"X-Generation-Id": started.generation.id})
+    started = start(request, inference)
     if parsed.stream:
 
         async def stored() -> None:
@@ -122,7 +77,7 @@ async def create_response(request: Request) -> Response | GenerationStream:
             gateway.settings.keepalive_seconds,
             stored if parsed.store else None,
         )
-    assembler = OutputAssembler(_ignore, new_call_id)
+    assembler = OutputAssembler()
     failure = await collect_events(request, started, assembler.add)
     if failure is not None:
         return failure
@@ -133,119 +88,31 @@ async def create_response(request: Request) -> Response | GenerationStream:
     return _json(final, {"X-Generation-Id": started.generation.id})
 
 
-# -- background responses -----------------------------------------------------------------
-
-
-async def _start_background(
-    request: Request,
-    body: dict[str, Any],
-    draft: ResponseDraft,
-    owner: str,
-    items: list[dict[str, Any]],
-    store: ResponseStore,
-) -> Response:
-    queued = draft.response("queued")
-    await store.put(StoredResponse(draft.id, owner, queued, items))
-    started = start(request, body, False)
-    task = asyncio.create_task(_run_background(started, draft, owner, items, store))
-    tasks = _background_tasks(request.app)
-    tasks[draft.id] = task
-    task.add_done_callback(lambda _t: tasks.pop(draft.id, None))
-    return _json(queued, {"X-Generation-Id": started.generation.id})
-
-
-async def _run_background(
-    started: Started,
-    draft: ResponseDraft,
-    owner: str,
-    items: list[dict[str, Any]],
-    store: ResponseStore,
-) -> None:
-    """Run a background response to its end (or its cancellation), storing each state."""
-    assembler = OutputAssembler(_ignore, new_call_id)
-    generation = started.generation
-    add = assembler.add
-    running = False
-    try:
-        try:
-            async for event in started.events:
-                add(event)
-                if not running:  # the first event: a provider has started
-                    running = True
-                    store.save(
-                        StoredResponse(
-                            draft.id,
-                            owner,
-                            draft.response("in_progress", generation=generation),
-                            items,
-                        )
-                    )
-        except GatewayError as exc:
-            final = draft.response(
-                "failed",
-                generation=generation,
-                error={"code": "server_error", "message": exc.message},
-            )
-        else:
-            assembler.close()
-            final = draft.final(generation, assembler)
-    except asyncio.CancelledError:
-        await started.stop()
-        assembler.close("incomplete")
-        cancelled = draft.response("cancelled", generation=generation, output=assembler.output)
-        await store.put(StoredResponse(draft.id, owner, cancelled, items))
-        raise
-    await store.put(StoredResponse(draft.id, owner, final, items))
-
-
 # -- stored responses ---------------------------------------------------------------------
 
 
-async def _stored(request: Request) -> tuple[StoredResponse, str, ResponseStore]:
+async def _stored(request: Request) -> tuple[StoredResponse, str]:
     owner = _owner(request)
-    store = response_store(request.app)
-    response_id = request.path_params["response_id"]
-    record = await store.get(response_id, owner)
-    if record is None:
-        raise NotFound(
-            f"Response with id '{response_id}' not found.", param="response_id", code="not_found"
-        )
-    return record, owner, store
+    record = await _service(request).find(request.path_params["response_id"], owner)
+    return record, owner
 
 
 async def get_response(request: Request) -> Response:
-    record, _owner_id, _store = await _stored(request)
+    record, _owner_id = await _stored(request)
     if request.query_params.get("stream", "false").lower() == "true":
         raise BadRequest("Replaying a stored response as a stream is not supported", param="stream")
     return _json(record.response)
 
 
 async def delete_response(request: Request) -> Response:
-    record, owner, store = await _stored(request)
-    task = _background_tasks(request.app).get(record.id)
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    await store.delete(record.id, owner)
+    record, owner = await _stored(request)
+    await _service(request).delete(record, owner)
     return _json({"id": record.id, "object": "response", "deleted": True})
 
 
 async def cancel_response(request: Request) -> Response:
-    record, owner, store = await _stored(request)
-    if not record.response.get("background"):
-        raise BadRequest(
-            "Only responses created with background set to true can be cancelled.",
-            param="response_id",
-        )
-    task = _background_tasks(request.app).get(record.id)
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        record = await store.get(record.id, owner) or record
-    elif record.status in RUNNING:
-        # Its runner is gone (another process, or a restart): it will never finish.
-        record.response = {**record.response, "status": "cancelled"}
-        await store.put(record)
+    record, owner = await _stored(request)
+    record = await _service(request).cancel(record, owner)
     return _json(record.response)
 
 
@@ -261,7 +128,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def list_input_items(request: Request) -> Response:
-    record, _owner_id, _store = await _stored(request)
+    record, _owner_id = await _stored(request)
     limit = _int_param(request, "limit", 20, 1, 100)
     order = request.query_params.get("order", "desc")
     if order not in {"asc", "desc"}:

@@ -14,6 +14,9 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+import msgspec
+from msgspec import Struct
+
 PER_MILLION = Decimal(1_000_000)
 # A price not set is zero: one instance, not a new Decimal per lookup on the request path.
 _ZERO = Decimal(0)
@@ -37,7 +40,7 @@ class Pricing:
     values: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> Pricing:
+    def from_table(cls, table: dict[str, float | int | str]) -> Pricing:
         values = {}
         for key, raw in table.items():
             amount = Decimal(str(raw))
@@ -104,56 +107,107 @@ class Model:
         return self.id.split("/", 1)[0]
 
 
-def _created(value: Any) -> int:
+class _Table(Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class DataPolicy(_Table):
+    training: bool | None = None
+    retains_prompts: bool | None = None
+    retention_days: int | None = None
+
+
+Prices = dict[str, float | int | str]
+
+
+class EndpointTable(_Table):
+    """One `[[models.endpoints]]` table: absent values come from the model's."""
+
+    provider: str
+    model: str | None = None
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
+    pricing: Prices | None = None
+    quantization: str = "unknown"
+    supported_parameters: list[str] | None = None
+    data_policy: DataPolicy | None = None
+
+
+class ModelTable(_Table):
+    """One `[[models]]` table, as models.toml and the config file write it."""
+
+    id: str
+    context_length: int
+    name: str | None = None
+    description: str = ""
+    released: dt.date | int = 0
+    max_completion_tokens: int | None = None
+    input_modalities: list[str] = msgspec.field(default_factory=lambda: ["text"])
+    output_modalities: list[str] = msgspec.field(default_factory=lambda: ["text"])
+    tokenizer: str = "Other"
+    instruct_type: str = ""
+    pricing: Prices = {}
+    supported_parameters: list[str] = []
+    endpoints: list[EndpointTable] = []
+    canonical_slug: str | None = None
+    hugging_face_id: str = ""
+    moderated: bool = False
+    variant_of: str | None = None
+    default_params: dict[str, Any] = {}
+
+
+def _created(value: dt.date | int) -> int:
     if isinstance(value, dt.datetime):
         return int(value.replace(tzinfo=value.tzinfo or dt.UTC).timestamp())
     if isinstance(value, dt.date):
         return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
-    if isinstance(value, int | float):
-        return int(value)
-    return 0
+    return int(value)
 
 
-def model_from_table(table: dict[str, Any]) -> Model:
-    """Build a Model from one [[models]] table; a KeyError names a missing field."""
-    for required in ("id", "context_length"):
-        if required not in table:
-            raise ValueError(f"catalog model {table.get('id', '?')!r} lacks {required!r}")
-    pricing = Pricing.from_table(table.get("pricing", {}))
-    params = list(table.get("supported_parameters", []))
-    max_out = table.get("max_completion_tokens")
+def _policy(policy: DataPolicy | None) -> dict[str, Any]:
+    if policy is None:
+        return {}
+    return {k: v for k, v in msgspec.structs.asdict(policy).items() if v is not None}
+
+
+def model_from_table(table: ModelTable) -> Model:
+    pricing = Pricing.from_table(table.pricing)
+    params = list(table.supported_parameters)
+    max_out = table.max_completion_tokens
     endpoints = [
         Endpoint(
-            provider=e["provider"],
-            model=e.get("model", table["id"]),
-            context_length=int(e.get("context_length", table["context_length"])),
-            max_completion_tokens=e.get("max_completion_tokens", max_out),
-            pricing=Pricing.from_table(e["pricing"]) if "pricing" in e else pricing,
-            quantization=e.get("quantization", "unknown"),
-            supported_parameters=list(e.get("supported_parameters", params)),
-            data_policy=dict(e.get("data_policy", {})),
+            provider=e.provider,
+            model=e.model or table.id,
+            context_length=e.context_length or table.context_length,
+            max_completion_tokens=e.max_completion_tokens or max_out,
+            pricing=Pricing.from_table(e.pricing) if e.pricing is not None else pricing,
+            quantization=e.quantization,
+            supported_parameters=list(
+                e.supported_parameters if e.supported_parameters is not None else params
+            ),
+            data_policy=_policy(e.data_policy),
         )
-        for e in table.get("endpoints", [])
+        for e in table.endpoints
     ]
     return Model(
-        id=table["id"],
-        name=table.get("name", table["id"]),
-        description=table.get("description", "").strip(),
-        created=_created(table.get("released", 0)),
-        context_length=int(table["context_length"]),
+        id=table.id,
+        name=table.name or table.id,
+        description=table.description.strip(),
+        created=_created(table.released),
+        context_length=table.context_length,
         max_completion_tokens=max_out,
-        input_modalities=list(table.get("input_modalities", ["text"])),
-        output_modalities=list(table.get("output_modalities", ["text"])),
-        tokenizer=table.get("tokenizer", "Other"),
-        instruct_type=table.get("instruct_type") or None,
+        input_modalities=list(table.input_modalities),
+        output_modalities=list(table.output_modalities),
+        tokenizer=table.tokenizer,
+        instruct_type=table.instruct_type or None,
         pricing=pricing,
         supported_parameters=params,
         endpoints=endpoints,
-        canonical_slug=table.get("canonical_slug", table["id"]),
-        hugging_face_id=table.get("hugging_face_id", ""),
-        moderated=bool(table.get("moderated", False)),
-        variant_of=table.get("variant_of"),
-        default_params=dict(table.get("default_params", {})),
+        canonical_slug=table.canonical_slug or table.id,
+        hugging_face_id=table.hugging_face_id,
+        moderated=table.moderated,
+        variant_of=table.variant_of,
+        default_params=dict(table.default_params),
     )
 
 
@@ -175,14 +229,15 @@ class Catalog:
         return len(self.models)
 
 
-def builtin_tables() -> list[dict[str, Any]]:
+def builtin_tables() -> list[ModelTable]:
+    """models.toml, checked like the operator's tables (a wrong key fails the tests)."""
     text = resources.files("modelyard.catalog").joinpath("models.toml").read_text()
-    return tomllib.loads(text)["models"]
+    return msgspec.convert(tomllib.loads(text)["models"], list[ModelTable])
 
 
-def load_catalog(extra: list[dict[str, Any]] | None = None) -> Catalog:
+def load_catalog(extra: list[ModelTable] | None = None) -> Catalog:
     """The built-in catalog plus operator entries; an operator entry replaces a built-in id."""
-    tables = {t["id"]: t for t in builtin_tables()}
+    tables = {t.id: t for t in builtin_tables()}
     for table in extra or []:
-        tables[table["id"]] = table
+        tables[table.id] = table
     return Catalog([model_from_table(t) for t in tables.values()])

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
 from modelyard.catalog.catalog import Pricing
-from modelyard.gateway.events import Usage
-
-
-@dataclass(slots=True)
-class Cost:
-    prompt: Decimal
-    completion: Decimal
-    request: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return self.prompt + self.completion + self.request
+from modelyard.core.events import Usage
+from modelyard.core.generation import Cost
 
 
 def cost_of(usage: Usage, pricing: Pricing) -> Cost:

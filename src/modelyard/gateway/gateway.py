@@ -1,23 +1,31 @@
-"""The gateway: catalog, providers and health, built once per process from the settings."""
+"""The gateway: catalog, providers and health, built once per process from the settings.
+
+Providers come from the registry (providers/registry.py) by the kind each configured
+upstream names; the embedded engine is the `local` provider when a model is installed.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
 
-from modelyard.catalog.catalog import Catalog, load_catalog
-from modelyard.config import KNOWN_UPSTREAMS, LocalModelConfig, Settings
-from modelyard.gateway.planner import Plan, plan_chat
-from modelyard.gateway.routing import Router
-from modelyard.providers.base import Provider
+from modelyard.catalog.catalog import Catalog, EndpointTable, ModelTable, load_catalog
+from modelyard.config import Settings
+from modelyard.core.events import Event
+from modelyard.core.provider import Provider
+from modelyard.core.request import InferenceRequest
+from modelyard.core.settings import LocalModelConfig
+from modelyard.gateway.generation import Admit, Generation, run_generation
+from modelyard.gateway.planner import Plan, plan
+from modelyard.gateway.ranking import Router
+from modelyard.providers import registry
 from modelyard.providers.local.engine import (
-    DEFAULT_ENGINE_MODEL,
     DEFAULT_MODEL_ID,
+    LOCAL,
     LocalProvider,
     default_gguf_path,
 )
 from modelyard.providers.local.engine_body import SUPPORTED_PARAMETERS
-from modelyard.providers.openai_compat import OpenAICompatProvider
 from modelyard.stats.health import Health
 
 logger = logging.getLogger("modelyard")
@@ -32,19 +40,19 @@ def local_models(settings: Settings) -> list[LocalModelConfig]:
     return models
 
 
-def _catalog_entry(model: LocalModelConfig) -> dict[str, Any]:
+def _catalog_entry(model: LocalModelConfig) -> ModelTable:
     # A template with a thinking mode gets `reasoning` mapped onto it.
     reasoning = ["reasoning", "include_reasoning"] if model.reasoning else []
-    return {
-        "id": model.id,
-        "name": model.name or model.id,
-        "description": model.description or f"{model.id}, served by the embedded engine.",
-        "context_length": model.context_length,
-        "max_completion_tokens": model.context_length,
-        "tokenizer": "Other",
-        "supported_parameters": [*SUPPORTED_PARAMETERS, *reasoning],
-        "endpoints": [{"provider": "local", "model": model.id, "quantization": "unknown"}],
-    }
+    return ModelTable(
+        id=model.id,
+        name=model.name or model.id,
+        description=model.description or f"{model.id}, served by the embedded engine.",
+        context_length=model.context_length,
+        max_completion_tokens=model.context_length,
+        tokenizer="Other",
+        supported_parameters=[*SUPPORTED_PARAMETERS, *reasoning],
+        endpoints=[EndpointTable(provider=LOCAL, model=model.id, quantization="unknown")],
+    )
 
 
 class Gateway:
@@ -59,21 +67,22 @@ class Gateway:
                 extra.append(_catalog_entry(model))
         self.catalog: Catalog = load_catalog(extra)
         if locals_:
-            self.providers["local"] = LocalProvider(settings.engine, locals_)
+            self.providers[LOCAL] = LocalProvider(settings.engine, locals_)
         else:
-            self.disabled_reason["local"] = (
+            self.disabled_reason[LOCAL] = (
                 "the embedded engine is disabled"
                 if not settings.engine.enabled
                 else "no local model is installed"
             )
+        kinds = registry.kinds()
         for slug, upstream in settings.upstreams.items():
-            self.providers[slug] = OpenAICompatProvider(upstream)
-        for slug, (key_var, *_rest) in KNOWN_UPSTREAMS.items():
-            if slug not in self.providers:
-                self.disabled_reason[slug] = f"provider is not configured (set {key_var})"
+            self.providers[slug] = kinds[upstream.kind].factory(upstream)
+        for kind in kinds.values():
+            if kind.key_env and kind.slug not in self.providers:
+                self.disabled_reason[kind.slug] = f"provider is not configured (set {kind.key_env})"
         self.health = Health(settings.failure_window_seconds)
         self.enabled = set(self.providers)
-        self.router = Router(self.health, self._provider_names(), settings.sticky_seconds)
+        self.router = Router(self.health, self.provider_names(), settings.sticky_seconds)
 
     async def start(self) -> None:
         for provider in self.providers.values():
@@ -83,10 +92,10 @@ class Gateway:
         for provider in self.providers.values():
             await provider.aclose()
 
-    def _provider_names(self) -> dict[str, str]:
+    def provider_names(self) -> dict[str, str]:
         """Every provider slug a request may name, configured or not, with its name."""
-        names = {slug: meta[-1] for slug, meta in KNOWN_UPSTREAMS.items()}
-        names["local"] = "Local"
+        names = {k.slug: k.name for k in registry.kinds().values() if k.key_env}
+        names[LOCAL] = "Local"
         for model in self.catalog:
             for endpoint in model.endpoints:
                 names.setdefault(endpoint.provider, endpoint.provider)
@@ -94,14 +103,23 @@ class Gateway:
             names[slug] = provider.name
         return names
 
-    def plan(self, raw: dict[str, Any], session_header: str | None = None) -> Plan:
-        return plan_chat(
-            raw, self.catalog, self.router, self.enabled, self.disabled_reason, session_header
+    def provider_name(self, slug: str) -> str:
+        return self.router.provider_names.get(slug, slug)
+
+    def plan(self, request: InferenceRequest, session_header: str | None = None) -> Plan:
+        return plan(
+            request,
+            self.catalog,
+            self.router,
+            self.providers,
+            self.disabled_reason,
+            session_header,
         )
+
+    def run(self, generation: Generation, admit: Admit | None = None) -> AsyncIterator[Event]:
+        """The generation's events, from the first endpoint that starts (see generation.py)."""
+        return run_generation(self.providers, self.router, generation, admit)
 
     def served_models(self) -> list[str]:
         """Model ids with at least one configured endpoint."""
         return [m.id for m in self.catalog if any(e.provider in self.enabled for e in m.endpoints)]
-
-
-__all__ = ["DEFAULT_ENGINE_MODEL", "Gateway"]

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelyard.catalog.catalog import Endpoint, Model
-from modelyard.gateway import transforms
-from modelyard.gateway.cost import Cost, cost_of
-from modelyard.gateway.errors import GatewayError, NoEndpoint, ProviderError
-from modelyard.gateway.events import (
+from modelyard.core.errors import GatewayError, NoEndpoint, ProviderError
+from modelyard.core.events import (
     Event,
     Finish,
     ReasoningDelta,
@@ -28,12 +26,13 @@ from modelyard.gateway.events import (
     ToolCallDelta,
     Usage,
 )
-from modelyard.gateway.ids import generation_id
+from modelyard.core.generation import Cost
+from modelyard.core.ids import generation_id
+from modelyard.core.provider import Provider, ProviderRequest
+from modelyard.gateway import transforms
+from modelyard.gateway.cost import cost_of
 from modelyard.gateway.planner import Attempt, Plan
-from modelyard.providers.base import ProviderRequest
-
-if TYPE_CHECKING:
-    from modelyard.gateway.gateway import Gateway
+from modelyard.gateway.ranking import Router, caches
 
 logger = logging.getLogger("modelyard.gateway")
 
@@ -61,6 +60,10 @@ class Generation:
     cost: Cost | None = None
     output_chars: int = 0
     attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str:
+        return self.model.id if self.model is not None else self.plan.requested
 
     @property
     def latency_ms(self) -> float | None:
@@ -94,8 +97,25 @@ def _messages(generation: Generation) -> list[dict[str, Any]]:
 Admit = Callable[[], Awaitable[Callable[[Generation], None]]]
 
 
+@dataclass(slots=True)
+class Started:
+    """A planned generation, ready to run: nothing runs until its first event is asked
+    for, and closing `events` stops the provider."""
+
+    generation: Generation
+    events: AsyncIterator[Event]
+
+    async def stop(self) -> None:
+        """Stop a generation nobody waits for any more (frees an engine slot, closes the
+        upstream request); its admission settles and records it."""
+        await self.events.aclose()  # type: ignore[attr-defined]
+
+
 async def run_generation(
-    gateway: Gateway, generation: Generation, admit: Admit | None = None
+    providers: Mapping[str, Provider],
+    router: Router,
+    generation: Generation,
+    admit: Admit | None = None,
 ) -> AsyncIterator[Event]:
     """Yield the events of the first endpoint that starts; raise before the first event
     if none can (the last provider error, or a 503 listing every failure). `admit` runs
@@ -109,12 +129,12 @@ async def run_generation(
         for number, attempt in enumerate(attempts):
             if attempt.model.id in refused:
                 continue
-            provider = gateway.providers[attempt.endpoint.provider]
+            provider = providers[attempt.endpoint.provider]
             attempt_started = time.perf_counter()
             try:
                 events, first = await _start(provider, attempt, generation)
             except ProviderError as exc:
-                gateway.health.failure(attempt.model.id, attempt.endpoint.provider, exc.status)
+                router.health.failure(attempt.model.id, attempt.endpoint.provider, exc.status)
                 generation.attempts.append(
                     {"provider": provider.name, "model": attempt.model.id, "status": exc.status}
                 )
@@ -128,7 +148,7 @@ async def run_generation(
                         raise
                 continue
             except StopAsyncIteration:
-                gateway.health.failure(attempt.model.id, attempt.endpoint.provider)
+                router.health.failure(attempt.model.id, attempt.endpoint.provider)
                 failures.append(
                     ProviderError(f"{provider.name} returned nothing", provider=provider.name)
                 )
@@ -173,7 +193,7 @@ async def run_generation(
         raise
     finally:
         _settle(generation)
-        gateway.router.observe(generation)
+        _feed_routing(router, generation)
         if on_end is not None:
             on_end(generation)
 
@@ -230,3 +250,26 @@ def _settle(generation: Generation) -> None:
     if generation.usage is None:
         generation.usage = _estimated_usage(generation)
     generation.cost = cost_of(generation.usage, generation.endpoint.pricing)
+
+
+def _feed_routing(router: Router, generation: Generation) -> None:
+    """At generation end: feed health (latency, throughput, a mid-stream failure) and
+    remember the conversation's provider."""
+    model, endpoint = generation.model, generation.endpoint
+    if model is None or endpoint is None or generation.first_token_at is None:
+        return
+    if isinstance(generation.error, StreamError):
+        router.health.failure(model.id, endpoint.provider, generation.error.status)
+        return
+    started = generation.attempt_started_at or generation.started_at
+    latency = generation.first_token_at - started
+    throughput = None
+    if not generation.cancelled and generation.usage and generation.ended_at:
+        since = generation.first_token_at if generation.stream else started
+        seconds = generation.ended_at - since
+        if seconds > 0 and generation.usage.completion_tokens > 0:
+            throughput = generation.usage.completion_tokens / seconds
+    router.health.success(model.id, endpoint.provider, latency, throughput)
+    key = generation.plan.sticky_key
+    if key is not None and caches(endpoint):
+        router.sticky.set(model.id, key, endpoint.provider)

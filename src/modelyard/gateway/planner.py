@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.catalog.catalog import Catalog, Endpoint, Model
-from modelyard.gateway import transforms
-from modelyard.gateway.errors import BadRequest, NoEndpoint
-from modelyard.gateway.routing import PARAMETERS, Exclusion, Router, conversation_key
+from modelyard.core.errors import BadRequest, NoEndpoint
+from modelyard.core.provider import Provider, ReasoningAsk
+from modelyard.core.request import InferenceRequest
+from modelyard.gateway.preferences import preferences, with_variants
+from modelyard.gateway.ranking import PARAMETERS, Exclusion, Router
+from modelyard.gateway.sticky import conversation_key
 
 # Fields that steer the gateway and never travel upstream.
 GATEWAY_FIELDS = frozenset(
@@ -94,22 +97,31 @@ def split_variant(model_id: str) -> tuple[str, str | None]:
     return base, (variants[-1] if variants else None)
 
 
-def _reasoning_effort(raw: dict[str, Any], model: Model) -> str | None:
-    reasoning = raw.get("reasoning")
-    if isinstance(reasoning, dict):
-        if reasoning.get("enabled") is False:
-            return "none"
-        if reasoning.get("effort"):
-            return reasoning["effort"]
-    if raw.get("reasoning_effort"):
-        return raw["reasoning_effort"]
-    return model.default_params.get("reasoning_effort")
+def reasoning_ask(request: InferenceRequest, model: Model) -> ReasoningAsk:
+    """The reasoning asked for, normalized: effort "none" when it is switched off, the
+    model's default effort when the request names none."""
+    given = request.reasoning
+    effort: str | None = None
+    if given is not None and given.get("enabled") is False:
+        effort = "none"
+    elif given is not None and given.get("effort"):
+        effort = given["effort"]
+    elif request.reasoning_effort:
+        effort = request.reasoning_effort
+    else:
+        effort = model.default_params.get("reasoning_effort")
+    exclude = request.include_reasoning is False or bool(given and given.get("exclude"))
+    return ReasoningAsk(effort, exclude, given)
 
 
-def body_for(raw: dict[str, Any], model: Model, endpoint: Endpoint) -> dict[str, Any]:
-    """The client's body as this endpoint should receive it."""
+def body_for(
+    request: InferenceRequest, model: Model, endpoint: Endpoint, provider: Provider
+) -> dict[str, Any]:
+    """The client's body as this endpoint should receive it: the gateway's own fields
+    removed, unsupported sampling knobs dropped, the model's defaults filled in, then the
+    provider's dialect (`prepare`)."""
     supported = set(endpoint.supported_parameters)
-    body = {k: v for k, v in raw.items() if k not in GATEWAY_FIELDS}
+    body = {k: v for k, v in request.body.items() if k not in GATEWAY_FIELDS}
     if supported:
         for key in DROPPABLE & body.keys():
             if key not in supported:
@@ -119,52 +131,24 @@ def body_for(raw: dict[str, Any], model: Model, endpoint: Endpoint) -> dict[str,
     for key, value in model.default_params.items():
         if key != "reasoning_effort":
             body.setdefault(key, value)
-    effort = _reasoning_effort(raw, model)
     wants_reasoning = "reasoning" in supported or "reasoning_effort" in supported
-    if endpoint.provider == "openrouter":
-        # OpenRouter speaks the unified `reasoning` object itself.
-        reasoning = dict(raw["reasoning"]) if isinstance(raw.get("reasoning"), dict) else {}
-        if effort and "effort" not in reasoning and reasoning.get("enabled") is not False:
-            reasoning["effort"] = effort
-        if raw.get("include_reasoning") is False:
-            reasoning["exclude"] = True
-        if reasoning and wants_reasoning:
-            body["reasoning"] = reasoning
-    elif effort and wants_reasoning and effort != "none":
-        body["reasoning_effort"] = "high" if effort in {"xhigh", "max"} else effort
-    if endpoint.provider == "local" and wants_reasoning:
-        # The embedded engine maps these onto the chat template's thinking switch.
-        if effort == "none":
-            body["reasoning_effort"] = "none"
-        reasoning = raw.get("reasoning")
-        if raw.get("include_reasoning") is False or (
-            isinstance(reasoning, dict) and reasoning.get("exclude")
-        ):
-            body["include_reasoning"] = False
-    if endpoint.provider == "openai" and "max_tokens" in body:
-        # OpenAI's reasoning models accept only max_completion_tokens.
-        body.setdefault("max_completion_tokens", body.pop("max_tokens"))
+    provider.prepare(body, reasoning_ask(request, model), wants_reasoning)
     return body
 
 
-def plan_chat(
-    raw: dict[str, Any],
+def plan(
+    request: InferenceRequest,
     catalog: Catalog,
     router: Router,
-    enabled: set[str],
+    providers: dict[str, Provider],
     disabled_reason: dict[str, str],
     session_header: str | None = None,
 ) -> Plan:
     """Resolve `model` / `models` into an ordered list of attempts: each model's endpoints
-    as routing ranks them, models in the order given (or one global sort with
+    as ranking orders them, models in the order given (or one global sort with
     `provider.sort.partition: "none"`)."""
-    requested: list[str] = []
-    if isinstance(raw.get("model"), str):
-        requested.append(raw["model"])
-    for extra in raw.get("models") or ():
-        if extra not in requested:
-            requested.append(extra)
-    base_prefs = router.preferences(raw)
+    requested = request.models
+    base_prefs = preferences(request.provider, router.provider_names)
     ranked: list[tuple[Model, Endpoint]] = []
     excluded: list[Exclusion] = []
     sticky_key: str | None = None
@@ -173,19 +157,19 @@ def plan_chat(
         base_id, variants = split_variants(model_id)
         model = catalog.get(base_id)
         if model is None:
-            param = "model" if index == 0 and raw.get("model") else "models"
+            param = "model" if index == 0 and request.model_given else "models"
             raise BadRequest(f"{model_id} is not a valid model ID", param=param, code=400)
-        prefs = router.with_variants(base_prefs, variants)
+        prefs = with_variants(base_prefs, variants)
         available: list[Endpoint] = []
         for endpoint in model.endpoints:
-            if endpoint.provider in enabled:
+            if endpoint.provider in providers:
                 available.append(endpoint)
             else:
                 reason = disabled_reason.get(endpoint.provider, "provider is not configured")
                 excluded.append(Exclusion(model.id, endpoint.provider, reason, by_request=False))
         if sticky_key is None and router.wants_sticky(prefs, available):
-            sticky_key = conversation_key(raw, session_header)
-        endpoints, left_out = router.rank(model, available, prefs, raw, sticky_key)
+            sticky_key = conversation_key(request, session_header)
+        endpoints, left_out = router.rank(model, available, prefs, request, sticky_key)
         excluded += left_out
         ranked += [(model, e) for e in endpoints]
         if prefs.partition == "none" and prefs.sort:
@@ -206,11 +190,13 @@ def plan_chat(
             "No endpoint can serve this request: " + "; ".join(reasons),
             metadata={"excluded": reasons},
         )
-    attempts = [Attempt(model, e, body_for(raw, model, e)) for model, e in ranked]
+    attempts = [
+        Attempt(model, e, body_for(request, model, e, providers[e.provider])) for model, e in ranked
+    ]
     return Plan(
         requested=requested[0],
         attempts=attempts,
         excluded=reasons,
         sticky_key=sticky_key,
-        middle_out=transforms.requested(raw),
+        middle_out=request.middle_out,
     )

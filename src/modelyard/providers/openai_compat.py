@@ -1,4 +1,5 @@
-"""One adapter for every OpenAI-compatible upstream (OpenAI, OpenRouter, AIML API, vLLM...).
+"""The transport to every OpenAI-compatible upstream (vLLM, SGLang, llama-server, Ollama,
+and the cloud kinds built on it: OpenAI, OpenRouter, AIML API).
 
 Connections are pooled and kept alive per upstream; streams are parsed line by line and
 passed on as events without buffering. Closing the event iterator closes the upstream
@@ -13,21 +14,16 @@ from typing import Any
 
 import orjson
 
-from modelyard.config import UpstreamConfig
-from modelyard.gateway.errors import ProviderError
-from modelyard.gateway.events import (
-    Event,
-    Finish,
-    Images,
-    ReasoningDelta,
-    ReasoningDetails,
-    StreamError,
-    TextDelta,
-    ToolCallDelta,
-    Usage,
-    normalize_finish,
+from modelyard.core.errors import ProviderError
+from modelyard.core.events import Event, Finish, StreamError
+from modelyard.core.provider import (
+    ProviderConfig,
+    ProviderKind,
+    ProviderRequest,
+    ReasoningAsk,
+    reasoning_effort_field,
 )
-from modelyard.providers.base import ProviderRequest
+from modelyard.providers.chat_decode import events_from_chunk, events_from_completion
 from modelyard.providers.upstream_http import (
     UpstreamClient,
     UpstreamError,
@@ -42,147 +38,6 @@ MAX_STREAM_LINE = 64 * 1024 * 1024
 # The largest whole (non-streamed) answer taken, for the same reason.
 MAX_RESPONSE_BODY = MAX_STREAM_LINE
 USER_AGENT = f"modelyard/{version('modelyard')}"
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def usage_from(raw: dict[str, Any]) -> Usage:
-    """Usage in any shape an upstream reports it, as a Usage event.
-
-    OpenAI chat (`prompt_tokens` and details), Responses (`input_tokens`, `output_tokens`
-    and their details), Anthropic (`input_tokens` counts only uncached input: reads and
-    writes come apart as `cache_read_input_tokens` / `cache_creation_input_tokens`) and
-    Gemini (`promptTokenCount`...). A `cost` the upstream reports is ignored: the gateway
-    prices usage with the endpoint's own prices.
-    """
-    if "prompt_tokens" in raw or "completion_tokens" in raw:
-        prompt_details = raw.get("prompt_tokens_details") or {}
-        completion_details = raw.get("completion_tokens_details") or {}
-        return Usage(
-            prompt_tokens=_int(raw.get("prompt_tokens")),
-            completion_tokens=_int(raw.get("completion_tokens")),
-            cached_tokens=_int(prompt_details.get("cached_tokens")),
-            cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
-            reasoning_tokens=_int(completion_details.get("reasoning_tokens")),
-            image_tokens=_int(completion_details.get("image_tokens")),
-        )
-    if "input_tokens" in raw or "output_tokens" in raw:
-        input_details = raw.get("input_tokens_details") or {}
-        output_details = raw.get("output_tokens_details") or {}
-        prompt = _int(raw.get("input_tokens"))
-        cached = _int(input_details.get("cached_tokens"))
-        written = _int(input_details.get("cache_write_tokens"))
-        if "cache_read_input_tokens" in raw or "cache_creation_input_tokens" in raw:
-            cached = _int(raw.get("cache_read_input_tokens"))
-            written = _int(raw.get("cache_creation_input_tokens"))
-            prompt += cached + written
-        return Usage(
-            prompt_tokens=prompt,
-            completion_tokens=_int(raw.get("output_tokens")),
-            cached_tokens=cached,
-            cache_write_tokens=written,
-            reasoning_tokens=_int(output_details.get("reasoning_tokens")),
-            image_tokens=_int(output_details.get("image_tokens")),
-        )
-    if "promptTokenCount" in raw or "candidatesTokenCount" in raw:
-        thoughts = _int(raw.get("thoughtsTokenCount"))
-        return Usage(
-            prompt_tokens=_int(raw.get("promptTokenCount")),
-            completion_tokens=_int(raw.get("candidatesTokenCount")) + thoughts,
-            cached_tokens=_int(raw.get("cachedContentTokenCount")),
-            reasoning_tokens=thoughts,
-        )
-    return Usage()
-
-
-def _reasoning_events(source: dict[str, Any], events: list[Event]) -> None:
-    """`reasoning` (or `reasoning_content`) text and `reasoning_details` of a delta or a
-    message. Details travel unchanged; when only details came, their text is the
-    reasoning text too, as OpenRouter sends both."""
-    reasoning = source.get("reasoning") or source.get("reasoning_content")
-    details = source.get("reasoning_details")
-    if not reasoning and details and isinstance(details, list):
-        reasoning = "".join(
-            d.get("text") or ""
-            for d in details
-            if isinstance(d, dict) and d.get("type") == "reasoning.text"
-        )
-    if reasoning and isinstance(reasoning, str):
-        events.append(ReasoningDelta(reasoning))
-    if details and isinstance(details, list):
-        events.append(ReasoningDetails(details))
-
-
-def events_from_chunk(chunk: dict[str, Any]) -> list[Event]:
-    """The events carried by one Chat Completions stream chunk."""
-    events: list[Event] = []
-    for choice in chunk.get("choices") or ():
-        if choice.get("index", 0) != 0:
-            continue
-        delta = choice.get("delta") or {}
-        if "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta:
-            _reasoning_events(delta, events)
-        content = delta.get("content")
-        logprobs = (choice.get("logprobs") or {}).get("content")
-        if content or logprobs:
-            events.append(TextDelta(content or "", logprobs or None))
-        for call in delta.get("tool_calls") or ():
-            function = call.get("function") or {}
-            events.append(
-                ToolCallDelta(
-                    index=int(call.get("index", 0)),
-                    id=call.get("id"),
-                    name=function.get("name"),
-                    arguments=function.get("arguments") or "",
-                )
-            )
-        if images := delta.get("images"):
-            events.append(Images(images))
-        if finish := choice.get("finish_reason"):
-            native = choice.get("native_finish_reason") or finish
-            events.append(Finish(normalize_finish(finish), native))
-    if usage := chunk.get("usage"):
-        events.append(usage_from(usage))
-    elif (groq := chunk.get("x_groq")) and groq.get("usage"):
-        events.append(usage_from(groq["usage"]))
-    return events
-
-
-def events_from_completion(body: dict[str, Any]) -> list[Event]:
-    """The events of a whole (non-streamed) chat completion."""
-    events: list[Event] = []
-    choices = body.get("choices") or []
-    if choices:
-        choice = choices[0]
-        message = choice.get("message") or {}
-        _reasoning_events(message, events)
-        logprobs = (choice.get("logprobs") or {}).get("content")
-        if message.get("content") or logprobs:
-            events.append(TextDelta(message.get("content") or "", logprobs or None))
-        for index, call in enumerate(message.get("tool_calls") or ()):
-            function = call.get("function") or {}
-            events.append(
-                ToolCallDelta(
-                    index=index,
-                    id=call.get("id"),
-                    name=function.get("name"),
-                    arguments=function.get("arguments") or "",
-                )
-            )
-        if images := message.get("images"):
-            events.append(Images(images))
-        finish = choice.get("finish_reason")
-        events.append(
-            Finish(normalize_finish(finish), choice.get("native_finish_reason") or finish)
-        )
-    if usage := body.get("usage"):
-        events.append(usage_from(usage))
-    return events
 
 
 class _LineTooLong(Exception):
@@ -219,7 +74,7 @@ async def _read_lines(response: UpstreamResponse) -> AsyncIterator[list[bytes]]:
 class OpenAICompatProvider:
     """Talks to `{base_url}/chat/completions` with a Bearer key."""
 
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self.slug = config.slug
         self.name = config.name or config.slug
@@ -233,6 +88,10 @@ class OpenAICompatProvider:
             read_timeout=config.read_timeout,
             headers=headers,
         )
+
+    def prepare(self, body: dict[str, Any], reasoning: ReasoningAsk, supported: bool) -> None:
+        """OpenAI's dialect: reasoning as a flat `reasoning_effort`."""
+        reasoning_effort_field(body, reasoning, supported)
 
     async def start(self) -> None:
         """Nothing to do: connections open on first use and stay pooled."""
@@ -382,3 +241,10 @@ class OpenAICompatProvider:
                 )
             ]
         return events_from_chunk(chunk)
+
+
+KIND = ProviderKind(
+    slug="openai-compatible",
+    name="OpenAI-compatible",
+    factory=OpenAICompatProvider,
+)

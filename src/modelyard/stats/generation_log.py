@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.accounts.money import to_usd
+from modelyard.core.money import to_usd
 from modelyard.store.database import Database
 
 PAGE = 50

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.accounts.money import to_usd
+from modelyard.core.money import to_usd
 from modelyard.stats.rollup import DAY, HOUR
 from modelyard.store.database import Database
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from modelyard.api.models import endpoint_payload
 from modelyard.catalog.catalog import Model
-from modelyard.config import KNOWN_UPSTREAMS
 from modelyard.gateway.gateway import Gateway
+from modelyard.gateway.listing import endpoint_payload
 
 PER_MILLION = Decimal(1_000_000)
 SORTS = {
@@ -56,14 +55,6 @@ TOKEN_DIMENSIONS = {
     "image_output",
     "audio",
 }
-
-
-def provider_name(gateway: Gateway, slug: str) -> str:
-    provider = gateway.providers.get(slug)
-    if provider is not None:
-        return provider.name
-    known = KNOWN_UPSTREAMS.get(slug)
-    return known[3] if known else slug
 
 
 def is_served(gateway: Gateway, model: Model) -> bool:

@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from modelyard.gateway.errors import BadRequest
+from modelyard.core.errors import BadRequest
+from modelyard.core.request import (
+    InferenceRequest,
+    ProviderPreferences,
+    middle_out_choice,
+    requested_models,
+)
+from modelyard.core.validation import field_problem
 
 Float02 = Annotated[float, Meta(ge=0, le=2)]
 PosInt = Annotated[int, Meta(ge=1)]
@@ -116,7 +123,6 @@ class ToolMessage(Struct, tag_field="role", tag="tool"):
 Message = SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage
 
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
 
 
 class FunctionDef(Struct):
@@ -182,63 +188,6 @@ class Reasoning(Struct):
     summary: str | None = None
 
 
-class MaxPrice(Struct):
-    prompt: float | str | None = None
-    completion: float | str | None = None
-    request: float | str | None = None
-    image: float | str | None = None
-    audio: float | str | None = None
-
-
-Quantization = Literal[
-    "int4",
-    "int8",
-    "fp4",
-    "mxfp4",
-    "nvfp4",
-    "fp6",
-    "fp8",
-    "mxfp8",
-    "fp16",
-    "bf16",
-    "fp32",
-    "unknown",
-]
-SortBy = Literal["price", "throughput", "latency", "exacto"]
-NonNegative = Annotated[float, Meta(ge=0)]
-ProviderSlug = Annotated[str, Meta(min_length=1, max_length=128)]
-
-
-class SortSpec(Struct):
-    """`provider.sort` object form: `partition: "none"` sorts across every model in `models`."""
-
-    by: SortBy
-    partition: Literal["model", "none"] | None = None
-
-
-class PercentileTargets(Struct):
-    p50: NonNegative | None = None
-    p75: NonNegative | None = None
-    p90: NonNegative | None = None
-    p99: NonNegative | None = None
-
-
-class ProviderPreferences(Struct):
-    order: list[ProviderSlug] | None = None
-    allow_fallbacks: bool | None = None
-    require_parameters: bool | None = None
-    data_collection: Literal["allow", "deny"] | None = None
-    zdr: bool | None = None
-    enforce_distillable_text: bool | None = None
-    only: list[ProviderSlug] | None = None
-    ignore: list[ProviderSlug] | None = None
-    quantizations: list[Quantization] | None = None
-    sort: SortBy | SortSpec | None = None
-    max_price: MaxPrice | None = None
-    preferred_min_throughput: NonNegative | PercentileTargets | None = None
-    preferred_max_latency: NonNegative | PercentileTargets | None = None
-
-
 class ChatRequest(Struct):
     """The fields we check. Absent optional fields stay None: never defaulted upstream."""
 
@@ -275,29 +224,23 @@ class ChatRequest(Struct):
     session_id: Annotated[str, Meta(max_length=256)] | None = None
     metadata: dict[str, str] | None = None
     transforms: list[str] | None = None
+    plugins: list[dict[str, Any]] | None = None
+    modalities: list[str] | None = None
     stream_options: dict[str, Any] | None = None
-
-
-def _param(path: str) -> str:
-    return path.removeprefix("$.").removeprefix("$")
 
 
 def validation_error(exc: msgspec.ValidationError) -> BadRequest:
     """A msgspec error ("... - at `$.messages[0].role`") as a 400 naming the field."""
-    text = str(exc)
-    message, _, where = text.rpartition(" - at ")
-    if not message:
-        message, where = text, "$"
-    param = _param(where.strip("`"))
-    missing = MISSING_FIELD.match(message)
-    if missing:
-        param = f"{param}.{missing.group(1)}" if param else missing.group(1)
-        return BadRequest(f"Invalid request: {param} is required", param=param)
-    return BadRequest(f"Invalid request: {param}: {message}", param=param or None)
+    problem = field_problem(exc)
+    if problem.kind == "missing":
+        return BadRequest(f"Invalid request: {problem.path} is required", param=problem.path)
+    param = problem.path or None
+    return BadRequest(f"Invalid request: {problem.path}: {problem.message}", param=param)
 
 
-def parse_chat_request(raw: Any) -> ChatRequest:
-    """Validate a decoded JSON body; raise BadRequest naming the first problem."""
+def parse_chat_request(raw: Any) -> InferenceRequest:
+    """Validate a decoded JSON body into the typed request; raise BadRequest naming the
+    first problem."""
     if not isinstance(raw, dict):
         raise BadRequest("Invalid request: the body must be a JSON object")
     if "messages" not in raw and isinstance(raw.get("prompt"), str):
@@ -307,7 +250,24 @@ def parse_chat_request(raw: Any) -> ChatRequest:
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
     _check_cross_fields(request)
-    return request
+    return inference_request(request, raw)
+
+
+def inference_request(request: ChatRequest, raw: dict[str, Any]) -> InferenceRequest:
+    return InferenceRequest(
+        body=raw,
+        models=requested_models(request.model, request.models),
+        stream=request.stream,
+        model_given=request.model is not None,
+        provider=request.provider,
+        session_id=request.session_id,
+        middle_out=middle_out_choice(request.transforms, request.plugins),
+        reasoning=raw.get("reasoning") if request.reasoning is not None else None,
+        reasoning_effort=request.reasoning_effort,
+        include_reasoning=request.include_reasoning,
+        modalities=request.modalities,
+        tools=bool(request.tools),
+    )
 
 
 def _check_cross_fields(request: ChatRequest) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from modelyard.gateway.events import (
+from modelyard.core.events import (
     Event,
     Finish,
     Images,
@@ -22,7 +22,7 @@ from modelyard.gateway.events import (
     ToolCallDelta,
     Usage,
 )
-from modelyard.gateway.generation import Generation
+from modelyard.core.generation import GenerationInfo
 
 DONE = b"data: [DONE]\n\n"
 # The end of a chunk's choice with no finish and no logprobs, and of the chunk.
@@ -34,7 +34,7 @@ def sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
-def usage_payload(generation: Generation) -> dict[str, Any]:
+def usage_payload(generation: GenerationInfo) -> dict[str, Any]:
     usage = generation.usage or Usage()
     cost = generation.cost
     total = float(cost.total) if cost else 0.0
@@ -74,17 +74,16 @@ class ChunkEncoder:
 
     __slots__ = ("_base", "_head", "_role_sent", "_seen_calls", "finished", "generation")
 
-    def __init__(self, generation: Generation) -> None:
+    def __init__(self, generation: GenerationInfo) -> None:
         self.generation = generation
         self._role_sent = False
         self._seen_calls: set[int] = set()
         self.finished = False
-        model = generation.model.id if generation.model else generation.plan.requested
         self._base = {
             "id": generation.id,
             "object": "chat.completion.chunk",
             "created": generation.created,
-            "model": model,
+            "model": generation.model_id,
             "provider": generation.provider_name,
             "system_fingerprint": None,
         }
@@ -202,7 +201,7 @@ class CompletionBuilder:
         elif isinstance(event, StreamError):
             self.error = event
 
-    def build(self, generation: Generation) -> dict[str, Any]:
+    def build(self, generation: GenerationInfo) -> dict[str, Any]:
         finish = self.finish or Finish("stop", "stop")
         message: dict[str, Any] = {
             "role": "assistant",
@@ -220,7 +219,7 @@ class CompletionBuilder:
             "id": generation.id,
             "object": "chat.completion",
             "created": generation.created,
-            "model": generation.model.id if generation.model else generation.plan.requested,
+            "model": generation.model_id,
             "provider": generation.provider_name,
             "system_fingerprint": None,
             "choices": [

@@ -21,9 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from modelyard.config import EngineConfig, LocalModelConfig
-from modelyard.gateway.errors import ProviderError
-from modelyard.gateway.events import (
+from modelyard.core.errors import ProviderError
+from modelyard.core.events import (
     Event,
     Finish,
     ReasoningDelta,
@@ -31,14 +30,17 @@ from modelyard.gateway.events import (
     TextDelta,
     Usage,
 )
-from modelyard.providers.base import ProviderRequest
+from modelyard.core.provider import ProviderRequest, ReasoningAsk, reasoning_effort_field
+from modelyard.core.settings import EngineConfig, LocalModelConfig
+from modelyard.providers.chat_decode import events_from_chunk
 from modelyard.providers.local import logbridge
 from modelyard.providers.local.engine_body import engine_request
 from modelyard.providers.local.tool_calls import ToolCallReader
-from modelyard.providers.openai_compat import events_from_chunk
 
 logger = logging.getLogger("modelyard.engine")
 
+# The embedded engine's provider slug.
+LOCAL = "local"
 DEFAULT_MODEL_ID = "huggingfacetb/smollm2-135m-instruct"
 DEFAULT_ENGINE_MODEL = "smollm2-135m-instruct"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -185,7 +187,7 @@ class LocalModel:
 class LocalProvider:
     """The `local` provider: every GGUF model the engine serves, by engine model id."""
 
-    slug = "local"
+    slug = LOCAL
     name = "Local"
 
     def __init__(self, engine: EngineConfig, models: list[LocalModelConfig]) -> None:
@@ -203,6 +205,17 @@ class LocalProvider:
         )
         self._loading = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+
+    def prepare(self, body: dict[str, Any], reasoning: ReasoningAsk, supported: bool) -> None:
+        """Reasoning maps onto the chat template's thinking switch: an effort, "none" to
+        turn it off, and `include_reasoning: false` to hide what it thought."""
+        reasoning_effort_field(body, reasoning, supported)
+        if not supported:
+            return
+        if reasoning.effort == "none":
+            body["reasoning_effort"] = "none"
+        if reasoning.exclude:
+            body["include_reasoning"] = False
 
     async def start(self) -> None:
         if self.engine.preload and self.default is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelyard.gateway.errors import BadRequest
+from modelyard.core.errors import BadRequest
 from modelyard.providers.local import grammar
 from modelyard.providers.local.tool_calls import ToolCallReader
 from modelyard.providers.local.tool_prompt import render_messages, tools_instruction

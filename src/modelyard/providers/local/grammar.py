@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from llguidance import LLMatcher
 
-from modelyard.gateway.errors import BadRequest
+from modelyard.core.errors import BadRequest
 
 CALL_OPEN = "<tool_call>["
 CALL_CLOSE = "]</tool_call>"

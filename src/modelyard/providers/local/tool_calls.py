@@ -12,7 +12,7 @@ import secrets
 
 import orjson
 
-from modelyard.gateway.events import Event, TextDelta, ToolCallDelta
+from modelyard.core.events import Event, TextDelta, ToolCallDelta
 from modelyard.providers.local.grammar import CALL_CLOSE, CALL_OPEN, CALL_SEPARATOR
 
 _NAME_OPEN = '{"name": '
