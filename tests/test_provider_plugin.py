@@ -63,9 +63,7 @@ def install_plugin(site: Path) -> None:
     info = site / "acme_modelyard-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-modelyard\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[modelyard.providers]\nacme = acme_modelyard:KIND\n"
-    )
+    (info / "entry_points.txt").write_text("[modelyard.providers]\nacme = acme_modelyard:KIND\n")
 
 
 @pytest.fixture(scope="module")
