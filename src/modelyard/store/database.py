@@ -7,8 +7,11 @@ Chosen by URL (`MODELYARD_DATABASE_URL`):
 - `postgresql://user@host:5432/dbname` (asyncpg). An extra `?schema=name` query parameter
   puts every table in that schema (created if missing): handy for tests and shared servers.
 
-The app opens one `Database` per process at start (migrations applied) and keeps it on
-`app.state.database`. How another module uses it::
+The app opens one `Database` per process at start, with the schema's migrations applied,
+and keeps it on `app.state.database`. The migrations are one explicit list,
+`modelyard.schema.MIGRATIONS`: anything else that opens the database (a CLI, a bench, a
+test) passes the same list, so the schema is the same everywhere. How another module uses
+it::
 
     from modelyard.store.database import Database
 
@@ -32,7 +35,8 @@ handle only (calling `db.*` there waits on the transaction on SQLite).
 
 Errors: `DatabaseUnavailable` when the server cannot be reached (callers that must not lose
 writes spool them), `IntegrityError` on a constraint violation (e.g. duplicate key).
-Schema changes go through `modelyard.store.migrations.register` (see that module).
+Schema changes are `Migration`s that the owning module lists in its `MIGRATIONS` (see
+migrations.py), joined in order by `modelyard.schema`.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiosqlite
 import asyncpg
 import platformdirs
+
+from modelyard.store.migrations import Migration, apply
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -286,20 +292,19 @@ class Database:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def connect(self, *, migrate: bool = True) -> Database:
+    async def connect(self, *, migrations: Sequence[Migration]) -> Database:
+        """Open the database and apply `migrations` (in list order; those applied before are
+        skipped). Pass `modelyard.schema.MIGRATIONS`, the app's whole schema; `[]` for none."""
         if self.dialect == "sqlite":
             await self._open_sqlite()
         else:
             await self._open_postgres()
-        if migrate:
-            await self.migrate()
+        await self.migrate(migrations)
         return self
 
-    async def migrate(self) -> list[tuple[str, int]]:
-        """Apply every registered migration not yet applied; returns those applied now."""
-        from modelyard.store.migrations import apply
-
-        return await apply(self)
+    async def migrate(self, migrations: Sequence[Migration]) -> list[tuple[str, int]]:
+        """Apply the migrations of `migrations` not yet applied; returns those applied now."""
+        return await apply(self, migrations)
 
     async def close(self) -> None:
         if self._pool is not None:
