@@ -46,6 +46,33 @@ def test_the_runner_runs_every_call_on_one_thread_in_order(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+def test_a_call_runs_even_when_its_coroutine_is_cancelled(tmp_path: Path) -> None:
+    """A call made is run to its end (a COMMIT must not be dropped), even when the one
+    waiting for it gives up before the thread reaches it."""
+
+    async def scenario() -> None:
+        runner = await SqliteRunner.open(str(tmp_path / "cancel.db"))
+        backend = SqliteBackend(runner)
+        release = threading.Event()
+        try:
+            await backend.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+            busy = asyncio.ensure_future(runner.run(lambda conn: release.wait(5)))
+            await asyncio.sleep(0)  # the thread is held by `busy`
+            insert = asyncio.ensure_future(backend.execute("INSERT INTO t (id) VALUES ('a')"))
+            await asyncio.sleep(0)  # queued behind it
+            insert.cancel()
+            release.set()
+            assert await busy is True
+            with pytest.raises(asyncio.CancelledError):
+                await insert
+            assert await backend.fetchval("SELECT COUNT(*) FROM t") == 1
+        finally:
+            release.set()
+            await runner.close()
+
+    asyncio.run(scenario())
+
+
 def test_concurrent_writers_and_readers(tmp_path: Path) -> None:
     """Statements, batches and read-then-write transactions from many coroutines at once,
     and from a second connection to the same file (another process): none is lost, no

@@ -1,11 +1,12 @@
 """The SQLite backend: one sqlite3 connection, owned by one thread that runs every call.
 
 sqlite3 blocks, so the connection lives on a single-thread executor (`SqliteRunner`) and
-each call is one hand-off to it with `loop.run_in_executor`: a statement with its rows
-fetched, or a whole batch (BEGIN IMMEDIATE, every row, COMMIT). A hand-off wakes that
-thread and then the event loop, which the requests in flight wait behind, so a call does
-all of its work in one. The thread runs calls one at a time in the order they were made;
-an asyncio lock keeps a transaction's statements together. Statements arrive with
+each call is one hand-off to it: a statement with its rows fetched, or a whole batch (BEGIN
+IMMEDIATE, every row, COMMIT). A hand-off wakes that thread and then the event loop, which
+the requests in flight wait behind, so a call does all of its work in one. The thread runs
+calls one at a time in the order they were made, each to its end even when the coroutine
+that made it is cancelled (a COMMIT or ROLLBACK must not be dropped); an asyncio lock
+keeps a transaction's statements together. Statements arrive with
 PostgreSQL's placeholders ($1, $2...) and are rewritten to SQLite's (?1, ?2...). Other
 processes share the file through WAL and a 30 s busy timeout.
 
@@ -83,8 +84,7 @@ class SqliteRunner:
         DatabaseUnavailable once `close()` has been called."""
         if self._closed:
             raise DatabaseUnavailable("database unavailable: the connection is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, self._conn, *args)
+        return await self._hand_off(fn, *args)
 
     async def close(self) -> None:
         """Close the connection after the calls already made (they finish); any call made
@@ -93,9 +93,46 @@ class SqliteRunner:
             return
         self._closed = True
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+            await self._hand_off(_close)
         finally:
             self._executor.shutdown(wait=False)
+
+    def _hand_off(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        # Not run_in_executor: cancelling its future drops a call not yet started, and a
+        # call made must run (see the module's docstring). The thread settles our future.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._executor.submit(_call, loop, future, fn, self._conn, args)
+        return future
+
+
+def _call(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    fn: Callable[..., Any],
+    conn: sqlite3.Connection,
+    args: tuple[Any, ...],
+) -> None:
+    """On the connection's thread: `fn`, its outcome handed to the event loop."""
+    try:
+        result = fn(conn, *args)
+    except BaseException as exc:
+        loop.call_soon_threadsafe(_settle, future, None, exc)
+    else:
+        loop.call_soon_threadsafe(_settle, future, result, None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.cancelled():  # its coroutine was cancelled; the call ran all the same
+        return
+    if exc is None:
+        future.set_result(result)
+    else:
+        future.set_exception(exc)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    conn.close()
 
 
 def _mapped(exc: sqlite3.Error) -> DatabaseError | None:
@@ -313,8 +350,9 @@ class SqliteBackend:
         """BEGIN IMMEDIATE (the write lock up front, so a read-then-write inside cannot race
         another process), the block, COMMIT; ROLLBACK if the block raises."""
         async with self._lock:
-            await _run(self._runner, _begin)
             try:
+                # Inside: a BEGIN whose coroutine is cancelled still runs, and is undone.
+                await _run(self._runner, _begin)
                 yield self._queries
             except BaseException:
                 # Closing the connection has rolled the transaction back already.
