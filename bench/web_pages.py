@@ -29,6 +29,7 @@ import orjson
 
 from bench.procs import Proc, free_port, wait_http
 from modelyard.accounts.records import COLUMNS
+from modelyard.schema import MIGRATIONS
 from modelyard.store.database import Database
 
 MODELS = [
@@ -101,7 +102,7 @@ def _records(count: int, now: float) -> list[tuple[object, ...]]:
 
 
 async def _fill(url: str, count: int) -> float:
-    db = await Database(url).connect()
+    db = await Database(url).connect(migrations=MIGRATIONS)
     started = time.perf_counter()
     try:
         insert = (
@@ -137,9 +138,6 @@ def main() -> int:
             url = f"{args.database}?schema=bench_web_{secrets.token_hex(4)}"
         else:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        # The tables come from the app's migrations: create them through the app's code.
-        import modelyard.api.web  # noqa: F401  (registers every migration the pages read)
-
         fill_s = asyncio.run(_fill(url, args.records))
         print(f"inserted {args.records} records in {fill_s:.1f} s ({url.split(':')[0]})")
         port = free_port()

@@ -12,15 +12,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-import modelyard.accounts.schema  # noqa: F401  (registers the generations table)
 from modelyard.accounts.records import COLUMNS, RecordWriter
+from modelyard.schema import MIGRATIONS
 from modelyard.store.database import Database, IntegrityError
 from tests.test_accounts_postgres import POSTGRES, _unavailable
 
 
 async def _batches(url: str) -> None:
     db = Database(url)
-    await db.connect()
+    await db.connect(migrations=MIGRATIONS)
     table = f"batch_{uuid.uuid4().hex[:8]}"
     try:
         await db.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, n BIGINT NOT NULL)")
@@ -96,7 +96,7 @@ def test_an_idle_record_writer_sleeps_and_wakes_for_a_record(tmp_path: Path) -> 
 
     async def scenario() -> None:
         db = Database(f"sqlite:///{tmp_path / 'records.sqlite'}")
-        await db.connect()
+        await db.connect(migrations=MIGRATIONS)
         writer = RecordWriter(db, tmp_path / "spool", flush_interval=0.05)
         await writer.start()
         try:

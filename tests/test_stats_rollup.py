@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from modelyard.accounts.records import COLUMNS
+from modelyard.schema import MIGRATIONS
 from modelyard.stats import generation_log
 from modelyard.stats.rollup import DAY, HOUR, Rollup, refresh, stale_hours
 from modelyard.stats.usage import PERIODS, UsageStats
@@ -98,7 +99,7 @@ def record(at: float, **fields: Any) -> tuple[Any, ...]:
 
 
 async def _open(url: str) -> Database:
-    return await Database(url).connect()
+    return await Database(url).connect(migrations=MIGRATIONS)
 
 
 def run(coro: Any) -> Any:

@@ -35,6 +35,7 @@ from modelyard.core.errors import GatewayError
 from modelyard.gateway.gateway import Gateway
 from modelyard.gateway.generation import Generation
 from modelyard.responses.service import ResponsesService
+from modelyard.schema import MIGRATIONS
 from modelyard.stats.rollup import Rollup
 from modelyard.store.database import Database, redact
 
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> DirectApp:
                 settings.port,
             )
         database = Database(settings.database_url)
-        await database.connect()  # applies the registered migrations
+        await database.connect(migrations=MIGRATIONS)
         logger.info("database: %s", redact(database.url))
         app.state.database = database
         redis = await _redis(settings.redis_url)

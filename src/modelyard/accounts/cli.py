@@ -13,6 +13,7 @@ from modelyard.accounts.keys import KeyStore
 from modelyard.accounts.periods import RESETS
 from modelyard.config import load_settings
 from modelyard.core.money import to_nano, to_usd
+from modelyard.schema import MIGRATIONS
 from modelyard.store.database import Database
 
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    db = await Database(settings.database_url).connect()
+    db = await Database(settings.database_url).connect(migrations=MIGRATIONS)
     redis = None
     if settings.redis_url:
         import redis.asyncio

@@ -1,16 +1,19 @@
 """The accounts tables: keys, generation records, and a version bumped on every key change.
 
 Money is stored as BIGINT nano-dollars (see money.py): exact sums on both dialects.
+`MIGRATIONS` is applied as part of `modelyard.schema.MIGRATIONS` (first: other rooms read
+these tables).
 """
 
 from __future__ import annotations
 
-from modelyard.store.migrations import register
+from modelyard.store.migrations import Migration
 
-register(
-    "accounts",
-    1,
-    """
+MIGRATIONS: list[Migration] = [
+    Migration(
+        "accounts",
+        1,
+        """
     CREATE TABLE IF NOT EXISTS api_keys (
         hash TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -57,4 +60,5 @@ register(
     );
     INSERT INTO accounts_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING
     """,
-)
+    ),
+]

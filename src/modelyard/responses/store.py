@@ -17,14 +17,15 @@ from typing import Any, Protocol
 import orjson
 
 from modelyard.store.database import Database, DatabaseError
-from modelyard.store.migrations import register
+from modelyard.store.migrations import Migration
 
 logger = logging.getLogger("modelyard.store")
 
-register(
-    "responses",
-    1,
-    """
+MIGRATIONS: list[Migration] = [
+    Migration(
+        "responses",
+        1,
+        """
     CREATE TABLE IF NOT EXISTS responses (
         id TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
@@ -35,7 +36,8 @@ register(
     );
     CREATE INDEX IF NOT EXISTS responses_created_at ON responses (created_at)
     """,
-)
+    ),
+]
 
 
 @dataclass(slots=True)

@@ -22,9 +22,8 @@ from typing import Any
 
 import orjson
 
-import modelyard.accounts.schema  # noqa: F401  (the records table comes first)
 from modelyard.store.database import Database, Queries
-from modelyard.store.migrations import register
+from modelyard.store.migrations import Migration
 
 logger = logging.getLogger("modelyard.stats")
 
@@ -35,10 +34,13 @@ RECONCILE_EVERY = 600.0
 # Any constant shared by every process; it only serializes concurrent refreshes.
 _ADVISORY_LOCK = 0x737461747321
 
-register(
-    "stats",
-    1,
-    """
+# After the accounts migrations (`modelyard.schema` lists them first): it indexes their
+# records table.
+MIGRATIONS: list[Migration] = [
+    Migration(
+        "stats",
+        1,
+        """
     CREATE TABLE IF NOT EXISTS stats_hourly (
         hour BIGINT NOT NULL,
         key_hash TEXT NOT NULL,
@@ -76,7 +78,8 @@ register(
     );
     CREATE INDEX IF NOT EXISTS generations_created ON generations (created_at)
     """,
-)
+    ),
+]
 
 
 def hour_of(dialect: str, column: str) -> str:

@@ -1,39 +1,41 @@
-"""Versioned schema migrations, registered by each module that owns tables, applied at start.
+"""Versioned schema migrations: data that each module owning tables exposes, applied in the
+order of one explicit list.
 
 Each component (e.g. "accounts", "responses") numbers its own migrations 1, 2, 3...; an
-applied migration is never edited, a change is a new version. How a module registers one,
-at import time (top level of the module that owns the tables)::
+applied migration is never edited, a change is a new version. The module that owns the
+tables lists them::
 
-    from modelyard.store.migrations import register
+    from modelyard.store.migrations import Migration
 
-    register("responses", 1, '''
-        CREATE TABLE IF NOT EXISTS responses (
-            id TEXT PRIMARY KEY,
-            body TEXT NOT NULL,
-            created DOUBLE PRECISION NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS responses_created ON responses (created)
-    ''')
-    # When the dialects must differ:
-    register("responses", 2, sqlite="ALTER TABLE ...", postgresql="ALTER TABLE ...")
+    MIGRATIONS = [
+        Migration("responses", 1, '''
+            CREATE TABLE IF NOT EXISTS responses (
+                id TEXT PRIMARY KEY,
+                body TEXT NOT NULL,
+                created DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS responses_created ON responses (created)
+        '''),
+        # When the dialects must differ:
+        Migration("responses", 2, sqlite="ALTER TABLE ...", postgresql="ALTER TABLE ..."),
+    ]
 
-Statements are separated by `;` (so no `;` inside a statement). The app's `Database.connect()`
-applies every registered migration that is not yet recorded in `schema_migrations`, in
-version order per component and components in the order they first registered; so the
-module must be imported before the app starts (import it from your API module, which
-app.py imports). A migration registered later can be applied with `await db.migrate()`.
-Concurrent starts are safe: PostgreSQL takes an advisory lock, SQLite a write lock.
+Statements are separated by `;` (so no `;` inside a statement). `modelyard.schema` joins
+every owner's list into the one the app applies (`Database.connect(migrations=...)`), in
+an order written down there, not one that imports happen to make: a migration that reads
+another component's tables comes after them. Add a new owner's list there. `apply` runs
+every migration of the list not yet recorded in `schema_migrations` (by component and
+version), in list order, all in one transaction. Concurrent starts are safe: PostgreSQL
+takes an advisory lock, SQLite a write lock.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from modelyard.store.database import Database, Dialect
+from typing import Any, Protocol
 
 # Any constant shared by every process; it only serializes concurrent migrators.
 _ADVISORY_LOCK = 0x6D6F64656C
@@ -50,13 +52,22 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """`component`'s migration number `version`: SQL for both dialects, or one per dialect
+    (a dialect given neither gets nothing)."""
+
     component: str
     version: int
     sql: str | Sequence[str] | None = None
     sqlite: str | Sequence[str] | None = None
     postgresql: str | Sequence[str] | None = None
 
-    def statements(self, dialect: Dialect) -> list[str]:
+    def __post_init__(self) -> None:
+        if self.version < 1:
+            raise ValueError("migration versions start at 1")
+        if self.sql is None and self.sqlite is None and self.postgresql is None:
+            raise ValueError("a migration needs sql, or sqlite and/or postgresql")
+
+    def statements(self, dialect: str) -> list[str]:
         source = self.sqlite if dialect == "sqlite" else self.postgresql
         if source is None:
             source = self.sql
@@ -66,38 +77,40 @@ class Migration:
         return [p.strip() for p in parts if p.strip()]
 
 
-_registry: dict[str, dict[int, Migration]] = {}
+class _Statements(Protocol):
+    async def execute(self, sql: str, *args: Any) -> int: ...
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]: ...
 
 
-def register(
-    component: str,
-    version: int,
-    sql: str | Sequence[str] | None = None,
-    *,
-    sqlite: str | Sequence[str] | None = None,
-    postgresql: str | Sequence[str] | None = None,
-) -> None:
-    """Register `component`'s migration number `version` (SQL for both dialects, or one per
-    dialect; a dialect given neither gets nothing). Registering the same one twice (a module
-    imported twice) is fine; a different one under the same number is an error."""
-    if version < 1:
-        raise ValueError("migration versions start at 1")
-    if sql is None and sqlite is None and postgresql is None:
-        raise ValueError("a migration needs sql, or sqlite and/or postgresql")
-    migration = Migration(component, version, sql, sqlite, postgresql)
-    versions = _registry.setdefault(component, {})
-    existing = versions.get(version)
-    if existing is not None and existing != migration:
-        raise ValueError(f"migration {component} {version} is already registered differently")
-    versions[version] = migration
+class Migratable(Protocol):
+    """What `apply` needs of a database (`modelyard.store.database.Database` is one)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[_Statements]: ...
 
 
-def registered() -> list[Migration]:
-    return [m for versions in _registry.values() for _, m in sorted(versions.items())]
+def check(migrations: Sequence[Migration]) -> None:
+    """ValueError unless each (component, version) appears once and each component's
+    versions rise along the list (list order is the order they are applied in)."""
+    latest: dict[str, int] = {}
+    for migration in migrations:
+        before = latest.get(migration.component, 0)
+        if migration.version == before:
+            raise ValueError(f"migration {migration.component} {migration.version} is listed twice")
+        if migration.version < before:
+            raise ValueError(
+                f"migration {migration.component} {migration.version} is listed after "
+                f"version {before}"
+            )
+        latest[migration.component] = migration.version
 
 
-async def apply(db: Database) -> list[tuple[str, int]]:
-    """Apply the pending migrations in one transaction; returns (component, version) applied."""
+async def apply(db: Migratable, migrations: Sequence[Migration]) -> list[tuple[str, int]]:
+    """Apply the migrations of `migrations` not yet applied, in list order, in one
+    transaction; returns the (component, version) applied now."""
+    check(migrations)
     applied_now: list[tuple[str, int]] = []
     async with db.transaction() as tx:
         if db.dialect == "postgresql":
@@ -107,7 +120,7 @@ async def apply(db: Database) -> list[tuple[str, int]]:
             (r["component"], r["version"])
             for r in await tx.fetch("SELECT component, version FROM schema_migrations")
         }
-        for migration in registered():
+        for migration in migrations:
             key = (migration.component, migration.version)
             if key in done:
                 continue

@@ -19,15 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelyard.store.database import Database, DatabaseError
-from modelyard.store.migrations import register
+from modelyard.store.migrations import Migration
 
 COOKIE = "modelyard_session"
 LIFETIME = 7 * 86_400
 
-register(
-    "web",
-    1,
-    """
+MIGRATIONS: list[Migration] = [
+    Migration(
+        "web",
+        1,
+        """
     CREATE TABLE IF NOT EXISTS web_sessions (
         token_hash TEXT PRIMARY KEY,
         key_hash TEXT NOT NULL,
@@ -36,7 +37,8 @@ register(
         expires_at DOUBLE PRECISION NOT NULL
     )
     """,
-)
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
