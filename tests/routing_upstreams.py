@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from tests.catalog import endpoint, model_toml, section
 from tests.conftest import GatewayProcess
 from tests.upstream_mock import MockUpstream
 
@@ -25,36 +26,29 @@ def route_model(name: str, endpoints: dict[str, dict[str, Any]], cache: bool = F
     """A `[[models]]` table `route/<name>`; every endpoint's upstream id is `name`, so each
     mock's script decides how it answers. Endpoint keys: price (prompt, completion),
     quantization, params, data_policy, model."""
-    lines = [
-        "[[models]]",
-        f'id = "route/{name}"',
-        "context_length = 8192",
-        f"supported_parameters = {PARAMS!r}".replace("'", '"'),
-        "[models.pricing]",
-        "prompt = 1.0",
-        "completion = 1.0",
-    ]
-    for provider, spec in endpoints.items():
+    tables = []
+    for slug, spec in endpoints.items():
         prompt, completion = spec.get("price", (1.0, 1.0))
-        lines += [
-            "[[models.endpoints]]",
-            f'provider = "{provider}"',
-            f'model = "{spec.get("model", name)}"',
-            f'quantization = "{spec.get("quantization", "unknown")}"',
-        ]
-        if "params" in spec:
-            lines.append(f"supported_parameters = {spec['params']!r}".replace("'", '"'))
-        if "data_policy" in spec:
-            policy = ", ".join(f"{k} = {str(v).lower()}" for k, v in spec["data_policy"].items())
-            lines.append(f"data_policy = {{ {policy} }}")
-        lines += [
-            "[models.endpoints.pricing]",
-            f"prompt = {float(prompt)}",
-            f"completion = {float(completion)}",
-        ]
+        pricing = {"prompt": float(prompt), "completion": float(completion)}
         if cache:
-            lines.append(f"input_cache_read = {float(prompt) / 10}")
-    return "\n".join(lines) + "\n\n"
+            pricing["input_cache_read"] = float(prompt) / 10
+        tables.append(
+            endpoint(
+                slug,
+                spec.get("model", name),
+                quantization=spec.get("quantization", "unknown"),
+                supported_parameters=spec.get("params"),
+                data_policy=spec.get("data_policy"),
+                pricing=pricing,
+            )
+        )
+    return model_toml(
+        f"route/{name}",
+        context_length=8192,
+        supported_parameters=PARAMS,
+        pricing={"prompt": 1.0, "completion": 1.0},
+        endpoints=tables,
+    )
 
 
 def three(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -139,13 +133,14 @@ class Upstreams:
         return [name for name, m in self.journal if m == model]
 
 
-def start_gateway(tmp: Path, upstreams: Upstreams, routing: str = "") -> GatewayProcess:
-    config = (
-        "[server]\nkeepalive_seconds = 0.25\n\n"
-        + (f"[routing]\n{routing}\n\n" if routing else "")
-        + ROUTE_MODELS
-    )
-    return GatewayProcess(tmp, config, upstreams.env()).start()
+def start_gateway(
+    tmp: Path, upstreams: Upstreams, routing: dict[str, Any] | None = None
+) -> GatewayProcess:
+    """A gateway with the routing models and `[routing]` settings (window lengths...)."""
+    config = section("server", keepalive_seconds=0.25)
+    if routing:
+        config += section("routing", **routing)
+    return GatewayProcess(tmp, config + ROUTE_MODELS, upstreams.env()).start()
 
 
 def three_upstreams() -> Upstreams:

@@ -22,6 +22,7 @@ from tests.accounts_helpers import (
     generation,
     key_info,
 )
+from tests.catalog import section
 from tests.conftest import GatewayProcess
 from tests.upstream_mock import MockUpstream
 
@@ -30,7 +31,7 @@ from tests.upstream_mock import MockUpstream
 def gw(
     tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
 ) -> Iterator[GatewayProcess]:
-    extra = '[limits]\nfree = ["2/1m"]\n[limits.models]\n"acct/other" = "3/1h"\n'
+    extra = section("limits", free=["2/1m"], models={"acct/other": "3/1h"})
     process = GatewayProcess(
         tmp_path_factory.mktemp("accounts"),
         config(upstream.url, extra),

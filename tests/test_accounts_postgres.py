@@ -4,14 +4,13 @@ restarted mid-load with every record accounted for afterwards.
 
 The invalidation test uses the machine's PostgreSQL (a schema of its own); the restart test
 starts a private PostgreSQL on another port so that stopping it disturbs nobody. They run
-when the servers are reachable, and must run when CI=true.
+when the servers are reachable, and must run when CI=true (tests/postgres.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -20,9 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import asyncpg
 import pytest
-import redis
 
 from tests.accounts_helpers import (
     ADMIN,
@@ -35,36 +32,11 @@ from tests.accounts_helpers import (
     key_info,
 )
 from tests.conftest import GatewayProcess
+from tests.postgres import sql, unavailable
 from tests.upstream_mock import MockUpstream, free_port
 
-POSTGRES = os.environ.get(
-    "MODELYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+pytestmark = pytest.mark.postgres
 PG_BIN = Path("/usr/lib/postgresql")
-
-
-def _unavailable(what: str, exc: BaseException) -> None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"{what} is required when CI=true") from exc
-    pytest.skip(f"{what} is not available: {exc}")
-
-
-async def _sql(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        _unavailable("Redis", exc)
-    return REDIS
 
 
 def _pair(
@@ -93,18 +65,15 @@ def _pair(
 
 @pytest.fixture(scope="module")
 def shared_pair(
-    tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream, redis_url: str
+    tmp_path_factory: pytest.TempPathFactory,
+    upstream: MockUpstream,
+    redis_url: str,
+    module_postgres_url: str,
 ) -> Iterator[list[GatewayProcess]]:
-    try:
-        asyncio.run(_sql(POSTGRES, "SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable("PostgreSQL", exc)
-    schema = f"accounts_test_{secrets.token_hex(4)}"
-    processes = _pair(tmp_path_factory, upstream, f"{POSTGRES}?schema={schema}", redis_url)
+    processes = _pair(tmp_path_factory, upstream, module_postgres_url, redis_url)
     yield processes
     for process in processes:
         process.stop()
-    asyncio.run(_sql(POSTGRES, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def test_disabled_and_deleted_keys_refused_at_once_in_every_process(
@@ -173,7 +142,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         server = PrivatePostgres(folder).init()
     except (FileNotFoundError, subprocess.CalledProcessError) as exc:
-        _unavailable("a private PostgreSQL (initdb, pg_ctl)", exc)
+        unavailable("a private PostgreSQL (initdb, pg_ctl)", exc)
     yield server
     try:
         server.stop()
@@ -239,7 +208,7 @@ def test_two_processes_one_budget_database_restarted_mid_load(
         deadline = time.monotonic() + 60
         while True:
             rows = asyncio.run(
-                _sql(
+                sql(
                     private_postgres.url,
                     "SELECT id, cost FROM generations WHERE key_hash = $1",
                     data["hash"],

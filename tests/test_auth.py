@@ -41,6 +41,7 @@ def _post(gateway: GatewayProcess, headers: dict[str, str]) -> httpx.Response:
     )
 
 
+@pytest.mark.engine
 def test_missing_and_wrong_keys_get_401(keyed_gateway: GatewayProcess) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": KEY}):
         response = _post(keyed_gateway, headers)
@@ -51,6 +52,7 @@ def test_missing_and_wrong_keys_get_401(keyed_gateway: GatewayProcess) -> None:
     assert _post(keyed_gateway, {"Authorization": "Bearer another-key"}).status_code == 200
 
 
+@pytest.mark.engine
 def test_sdk_with_key(keyed_gateway: GatewayProcess) -> None:
     good = OpenAI(
         base_url=f"{keyed_gateway.base}/v1", api_key=KEY, _strict_response_validation=True

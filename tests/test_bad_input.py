@@ -161,6 +161,7 @@ def test_unknown_route_and_method(gateway: GatewayProcess) -> None:
     assert response.status_code == 405 and "error" in response.json()
 
 
+@pytest.mark.engine
 def test_context_overflow_is_a_400_with_numbers(gateway: GatewayProcess) -> None:
     long_prompt = "hello " * 9000
     response = httpx.post(
@@ -178,6 +179,7 @@ def test_context_overflow_is_a_400_with_numbers(gateway: GatewayProcess) -> None
     assert "context" in message and any(ch.isdigit() for ch in message)
 
 
+@pytest.mark.engine
 def test_server_keeps_serving_after_bad_input(gateway: GatewayProcess) -> None:
     for body, _param, _fragment in CASES:
         httpx.post(f"{gateway.base}/api/v1/chat/completions", json=body, timeout=30)

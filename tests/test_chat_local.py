@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from openai import OpenAI
 
 from tests.conftest import LOCAL_MODEL, GatewayProcess
+
+pytestmark = pytest.mark.engine
 
 
 def test_local_completion(client: OpenAI) -> None:

@@ -11,7 +11,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import MOCK_KEY, OPENAI_KEY, GatewayProcess
+from tests.catalog import MOCK_KEY
+from tests.conftest import OPENAI_KEY, GatewayProcess
 from tests.upstream_mock import TEXT, MockUpstream
 
 HI = [{"role": "user", "content": "Hi"}]
@@ -165,6 +166,7 @@ def test_stream_cut_raises_in_sdk(client: OpenAI) -> None:
         list(client.chat.completions.create(model="test/cut", messages=HI, stream=True))
 
 
+@pytest.mark.slow
 def test_never_answering_upstream_times_out(gateway: GatewayProcess) -> None:
     started = time.monotonic()
     response = httpx.post(
@@ -177,6 +179,7 @@ def test_never_answering_upstream_times_out(gateway: GatewayProcess) -> None:
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.slow
 def test_stream_stalled_mid_way_times_out_in_the_stream(
     gateway: GatewayProcess, upstream: MockUpstream
 ) -> None:

@@ -9,13 +9,11 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from modelyard.accounts.records import COLUMNS, RecordWriter
 from modelyard.schema import MIGRATIONS
 from modelyard.store.database import Database, IntegrityError
-from tests.test_accounts_postgres import POSTGRES, _unavailable
 
 
 async def _batches(url: str) -> None:
@@ -59,16 +57,9 @@ def test_sqlite_batches_are_whole(tmp_path: Path) -> None:
     asyncio.run(_batches(f"sqlite:///{tmp_path / 'batch.sqlite'}"))
 
 
-async def _reachable(url: str) -> None:
-    await (await asyncpg.connect(url, timeout=5)).close()
-
-
-def test_postgres_batches_are_whole() -> None:
-    try:
-        asyncio.run(_reachable(POSTGRES))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable("PostgreSQL", exc)
-    asyncio.run(_batches(POSTGRES))
+@pytest.mark.postgres
+def test_postgres_batches_are_whole(postgres_url: str) -> None:
+    asyncio.run(_batches(postgres_url))
 
 
 def _record(generation_id: str) -> dict[str, object]:

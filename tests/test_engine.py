@@ -11,6 +11,8 @@ import pytest
 from modelyard.core.settings import EngineConfig, LocalModelConfig
 from modelyard.providers.local.engine import DEFAULT_MODEL_ID, LocalModel, default_gguf_path
 
+pytestmark = pytest.mark.engine
+
 
 def test_default_model_ships_in_a_wheel() -> None:
     path = default_gguf_path()

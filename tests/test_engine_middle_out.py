@@ -16,6 +16,7 @@ import pytest
 
 from modelyard.gateway import transforms
 from modelyard.providers.local.engine import default_gguf_path
+from tests.catalog import local_model_toml
 from tests.conftest import GatewayProcess
 
 SMALL = "test/smol-2k"
@@ -25,12 +26,7 @@ CONTEXT = 2048
 @pytest.fixture(scope="module")
 def engine_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """A gateway of its own, serving the shipped GGUF with a small context."""
-    config = f"""
-[[local_models]]
-id = "{SMALL}"
-path = "{default_gguf_path()}"
-context_length = {CONTEXT}
-"""
+    config = local_model_toml(SMALL, str(default_gguf_path()), context_length=CONTEXT)
     process = GatewayProcess(tmp_path_factory.mktemp("middle-out"), config).start()
     yield process
     process.stop()
@@ -44,12 +40,14 @@ def _chat(gateway: GatewayProcess, messages: list[dict[str, Any]], **extra: Any)
     )
 
 
+@pytest.mark.engine
 def test_over_context_prompt_is_compressed_by_default(engine_gateway: GatewayProcess) -> None:
     response = _chat(engine_gateway, [{"role": "user", "content": "lighthouse " * 2300}])
     assert response.status_code == 200, response.text
     assert 0 < response.json()["usage"]["prompt_tokens"] <= CONTEXT
 
 
+@pytest.mark.engine
 def test_transforms_and_plugin_forms_compress_a_long_conversation(
     engine_gateway: GatewayProcess,
 ) -> None:
@@ -69,6 +67,7 @@ def test_transforms_and_plugin_forms_compress_a_long_conversation(
     assert off.status_code == 400, off.text
 
 
+@pytest.mark.engine
 def test_dense_text_is_compressed_again_with_the_engines_own_count(
     engine_gateway: GatewayProcess,
 ) -> None:

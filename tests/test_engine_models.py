@@ -12,25 +12,24 @@ import httpx
 import pytest
 
 from modelyard.providers.local.engine import default_gguf_path
+from tests.catalog import local_model_toml, section
 from tests.conftest import LOCAL_MODEL, GatewayProcess
+
+pytestmark = pytest.mark.engine
 
 EOS = "2"  # SmolLM2's <|im_end|>
 
 
 def _extra(model_id: str, memory_mb: int) -> str:
-    return f"""
-[[local_models]]
-id = "{model_id}"
-path = "{default_gguf_path()}"
-context_length = 2048
-memory_mb = {memory_mb}
-"""
+    return local_model_toml(
+        model_id, str(default_gguf_path()), context_length=2048, memory_mb=memory_mb
+    )
 
 
 @pytest.fixture(scope="module")
 def models_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One slot; the default model (its file size) plus two 150 MB models fit in 400 MB."""
-    config = "[server]\nkeepalive_seconds = 0.25\n[engine]\nmemory_budget_mb = 400\n"
+    config = section("server", keepalive_seconds=0.25) + section("engine", memory_budget_mb=400)
     config += "".join(_extra(f"test/smol-{n}", 150) for n in "abc")
     process = GatewayProcess(
         tmp_path_factory.mktemp("models"),
@@ -130,7 +129,7 @@ def test_requests_beyond_the_slots_queue_in_order_and_leave_when_the_client_does
 def test_an_idle_model_is_unloaded_and_loads_again_on_use(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    config = "[engine]\nidle_unload_seconds = 0.5\n" + _extra("test/smol-idle", 0)
+    config = section("engine", idle_unload_seconds=0.5) + _extra("test/smol-idle", 0)
     gateway = GatewayProcess(tmp_path_factory.mktemp("idle"), config).start()
     try:
         _ask(gateway, "test/smol-idle")

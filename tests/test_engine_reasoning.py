@@ -16,7 +16,10 @@ import httpx
 import pytest
 
 from modelyard.providers.local.engine import default_gguf_path
+from tests.catalog import local_model_toml
 from tests.conftest import GatewayProcess
+
+pytestmark = pytest.mark.engine
 
 THINKER = "test/smol-think"
 EOS = "2"  # SmolLM2's <|im_end|>
@@ -35,14 +38,13 @@ TEMPLATE = """{%- for m in messages %}<|im_start|>{{ m.role }}
 
 @pytest.fixture(scope="module")
 def thinking_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    config = f"""
-[[local_models]]
-id = "{THINKER}"
-path = "{default_gguf_path()}"
-context_length = 2048
-reasoning = true
-chat_template = {json.dumps(TEMPLATE)}
-"""
+    config = local_model_toml(
+        THINKER,
+        str(default_gguf_path()),
+        context_length=2048,
+        reasoning=True,
+        chat_template=TEMPLATE,
+    )
     process = GatewayProcess(tmp_path_factory.mktemp("think"), config).start()
     yield process
     process.stop()

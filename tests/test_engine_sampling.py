@@ -10,9 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from openai import OpenAI
 
 from tests.conftest import LOCAL_MODEL, GatewayProcess
+
+pytestmark = pytest.mark.engine
 
 EOS = "2"  # SmolLM2's <|im_end|>
 HELLO = 19556  # the token "Hello"

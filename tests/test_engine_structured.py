@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from tests.conftest import LOCAL_MODEL, GatewayProcess
 from tests.engine_cases import SCHEMAS
 
+pytestmark = pytest.mark.engine
+
 MAX_TOKENS = 400
 
 

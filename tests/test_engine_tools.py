@@ -10,11 +10,14 @@ from typing import Any
 import httpx
 import jsonschema
 import openai
+import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
 from tests.conftest import LOCAL_MODEL, GatewayProcess
 from tests.engine_cases import TOOLS, S, enum, fn, obj
+
+pytestmark = pytest.mark.engine
 
 MAX_TOKENS = 300
 WEATHER = fn(

@@ -18,6 +18,9 @@ import pytest
 from tests.conftest import GatewayProcess
 from tests.upstream_mock import MockUpstream
 
+# A gateway process of its own: a few seconds to start.
+pytestmark = pytest.mark.slow
+
 PLUGIN = '''
 """Acme: an OpenAI-compatible service that wants `max_output` instead of `max_tokens`."""
 

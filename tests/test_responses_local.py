@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from tests.conftest import LOCAL_MODEL, GatewayProcess
 from tests.upstream_mock import MockUpstream
 
+pytestmark = pytest.mark.engine
+
 ADD = {
     "type": "function",
     "name": "add",

@@ -127,6 +127,7 @@ def test_tool_call_stream_on_the_wire(gateway: GatewayProcess) -> None:
     assert json.loads(done["arguments"]) == {"city": "Paris"}
 
 
+@pytest.mark.engine
 def test_local_stream_on_the_wire(gateway: GatewayProcess) -> None:
     _raw, events = raw_stream(
         gateway,

@@ -1,61 +1,30 @@
 """Stored responses in PostgreSQL, shared by two gateway processes: a conversation started
 on one process and provider continues on the other. (The default gateway fixture covers
-SQLite.) Runs when PostgreSQL is reachable, and must run when CI=true."""
+SQLite.) Runs when PostgreSQL is reachable, and must run when CI=true (tests/postgres.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import MOCK_KEY, GatewayProcess, _models_toml
+from tests.catalog import mock_models_toml, mock_provider, providers_toml
+from tests.conftest import GatewayProcess
 from tests.upstream_mock import MockUpstream
 
-POSTGRES = os.environ.get(
-    "MODELYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-async def _run(sql: str) -> None:
-    conn = await asyncpg.connect(POSTGRES, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    try:
-        asyncio.run(_run("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    schema = f"responses_test_{secrets.token_hex(4)}"
-    yield f"{POSTGRES}?schema={schema}"
-    asyncio.run(_run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+pytestmark = pytest.mark.postgres
 
 
 def _start(tmp: Path, url: str, upstream: MockUpstream, upstream2: MockUpstream) -> GatewayProcess:
-    config = f"""
-[providers.mock]
-name = "Mock"
-base_url = "{upstream.url}"
-api_key = "{MOCK_KEY}"
-
-[providers.mock2]
-name = "Mock Two"
-base_url = "{upstream2.url}"
-api_key = "{MOCK_KEY}"
-""" + _models_toml()
+    config = (
+        providers_toml(
+            mock=mock_provider(upstream.url), mock2=mock_provider(upstream2.url, "Mock Two")
+        )
+        + mock_models_toml()
+    )
     return GatewayProcess(
         tmp, config, {"MODELYARD_DATABASE_URL": url, "MODELYARD_ENGINE": "0"}
     ).start()
@@ -64,12 +33,13 @@ api_key = "{MOCK_KEY}"
 @pytest.fixture(scope="module")
 def pair(
     tmp_path_factory: pytest.TempPathFactory,
-    postgres_url: str,
+    module_postgres_url: str,
     upstream: MockUpstream,
     upstream2: MockUpstream,
 ) -> Iterator[tuple[OpenAI, OpenAI]]:
-    first = _start(tmp_path_factory.mktemp("pg-a"), postgres_url, upstream, upstream2)
-    second = _start(tmp_path_factory.mktemp("pg-b"), postgres_url, upstream, upstream2)
+    url = module_postgres_url
+    first = _start(tmp_path_factory.mktemp("pg-a"), url, upstream, upstream2)
+    second = _start(tmp_path_factory.mktemp("pg-b"), url, upstream, upstream2)
     try:
         yield tuple(  # type: ignore[misc]
             g.sdk(prefix="/v1") for g in (first, second)

@@ -23,7 +23,7 @@ def upstreams() -> Upstreams:
 def short(
     tmp_path_factory: pytest.TempPathFactory, upstreams: Upstreams
 ) -> Iterator[GatewayProcess]:
-    routing = f"failure_window_seconds = {WINDOW}\nsticky_seconds = {WINDOW}"
+    routing = {"failure_window_seconds": WINDOW, "sticky_seconds": WINDOW}
     process = start_gateway(tmp_path_factory.mktemp("windows"), upstreams, routing)
     yield process
     process.stop()

@@ -1,20 +1,16 @@
 """The statistics behind the pages, on SQLite and PostgreSQL: generation records in, hourly
 rollups and the pages' questions out (tokens per day, rankings, apps, latency, throughput,
 uptime, one key's activity, the log and its CSV). PostgreSQL runs whenever it is reachable
-and must run when CI=true."""
+and must run when CI=true (tests/postgres.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
-import os
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 
@@ -25,9 +21,6 @@ from modelyard.stats.rollup import DAY, HOUR, Rollup, refresh, stale_hours
 from modelyard.stats.usage import PERIODS, UsageStats
 from modelyard.store.database import Database
 
-POSTGRES = os.environ.get(
-    "MODELYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 # A fixed "now" in the middle of an hour, so buckets are predictable.
 NOW = 1_780_000_000 // DAY * DAY + 12 * HOUR + 1800
 INSERT = (
@@ -36,28 +29,11 @@ INSERT = (
 )
 
 
-async def _pg(sql: str) -> None:
-    conn = await asyncpg.connect(POSTGRES, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'stats.db'}"
-        return
-    try:
-        asyncio.run(_pg("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    schema = f"stats_test_{secrets.token_hex(4)}"
-    yield f"{POSTGRES}?schema={schema}"
-    asyncio.run(_pg(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        return f"sqlite:///{tmp_path / 'stats.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 _counter = iter(range(1_000_000))

@@ -5,7 +5,6 @@ migrations, applied in list order on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from modelyard.schema import MIGRATIONS
 from modelyard.store.database import Database, DatabaseUnavailable, IntegrityError
 from modelyard.store.migrations import Migration, check
 from modelyard.store.sqlite import SqliteBackend, SqliteRunner
-from tests.test_accounts_postgres import POSTGRES, _unavailable
+from tests.postgres import fresh_schema
 
 # -- the SQLite runner ------------------------------------------------------------------------
 
@@ -253,26 +252,13 @@ def test_a_closed_runner_finishes_its_queue_and_refuses_more() -> None:
 # -- migrations -------------------------------------------------------------------------------
 
 
-async def _pg(sql: str) -> None:
-    conn = await asyncpg.connect(POSTGRES, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    try:
-        asyncio.run(_pg("SELECT 1"))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _unavailable("PostgreSQL", exc)
-    schema = f"store_test_{secrets.token_hex(4)}"
-    yield f"{POSTGRES}?schema={schema}"
-    asyncio.run(_pg(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    with fresh_schema("store") as url:
+        yield url
 
 
 TABLE = Migration("alpha", 1, "CREATE TABLE alpha_t (id INTEGER PRIMARY KEY, note TEXT)")

@@ -5,6 +5,7 @@ streams answers side by side, and the numbers shown match the API."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
@@ -15,8 +16,11 @@ import httpx
 import pytest
 
 from tests.browser import browser_context, screenshot  # noqa: F401  (fixture)
-from tests.conftest import LOCAL_MODEL, MOCK_KEY, GatewayProcess
+from tests.catalog import endpoint, mock_provider, model_toml, providers_toml
+from tests.conftest import LOCAL_MODEL, GatewayProcess
 from tests.upstream_mock import MockUpstream
+
+pytestmark = pytest.mark.browser
 
 PAGES = {
     "home": "/",
@@ -33,25 +37,15 @@ TABS = ["Providers", "Performance", "Pricing", "Activity", "Uptime", "Apps", "AP
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     upstream = MockUpstream().start()
-    config = f"""
-[providers.mock]
-name = "Mock"
-base_url = "{upstream.url}"
-api_key = "{MOCK_KEY}"
-
-[[models]]
-id = "test/normal"
-name = "Test Normal"
-context_length = 4096
-released = 2025-01-31
-supported_parameters = ["max_tokens", "temperature"]
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-[[models.endpoints]]
-provider = "mock"
-model = "normal"
-"""
+    config = providers_toml(mock=mock_provider(upstream.url)) + model_toml(
+        "test/normal",
+        name="Test Normal",
+        context_length=4096,
+        released=dt.date(2025, 1, 31),
+        supported_parameters=["max_tokens", "temperature"],
+        pricing={"prompt": 1.0, "completion": 2.0},
+        endpoints=[endpoint("mock", "normal")],
+    )
     process = GatewayProcess(tmp_path_factory.mktemp("web"), config).start()
     yield process
     process.stop()
@@ -159,6 +153,7 @@ def test_api_tab_samples_use_this_gateway(web: GatewayProcess, page: Any) -> Non
     assert "upper limit" in page.inner_text("#parameters")
 
 
+@pytest.mark.engine
 def test_api_tab_python_sample_runs(web: GatewayProcess, page: Any, tmp_path: Path) -> None:
     """The Python sample, pasted as shown, gets an answer from the gateway."""
     import subprocess
@@ -217,6 +212,7 @@ def _answers(page: Any) -> dict[str, dict[str, str]]:
     )
 
 
+@pytest.mark.engine
 def test_playground_streams_side_by_side_then_activity_and_rankings(
     web: GatewayProcess, page: Any
 ) -> None:

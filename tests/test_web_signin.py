@@ -11,8 +11,11 @@ import httpx
 import pytest
 
 from tests.browser import browser_context, screenshot  # noqa: F401  (fixture)
-from tests.conftest import MOCK_KEY, GatewayProcess
+from tests.catalog import endpoint, mock_provider, model_toml, providers_toml
+from tests.conftest import GatewayProcess
 from tests.upstream_mock import MockUpstream
+
+pytestmark = pytest.mark.browser
 
 ADMIN_KEY = "sk-admin-for-web-tests"
 
@@ -20,23 +23,13 @@ ADMIN_KEY = "sk-admin-for-web-tests"
 @pytest.fixture(scope="module")
 def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     upstream = MockUpstream().start()
-    config = f"""
-[providers.mock]
-name = "Mock"
-base_url = "{upstream.url}"
-api_key = "{MOCK_KEY}"
-
-[[models]]
-id = "test/normal"
-name = "Test Normal"
-context_length = 4096
-[models.pricing]
-prompt = 1.0
-completion = 2.0
-[[models.endpoints]]
-provider = "mock"
-model = "normal"
-"""
+    config = providers_toml(mock=mock_provider(upstream.url)) + model_toml(
+        "test/normal",
+        name="Test Normal",
+        context_length=4096,
+        pricing={"prompt": 1.0, "completion": 2.0},
+        endpoints=[endpoint("mock", "normal")],
+    )
     process = GatewayProcess(
         tmp_path_factory.mktemp("web-locked"),
         config,

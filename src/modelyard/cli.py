@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p_models = sub.add_parser("models", help="list the catalog and which providers serve it")
     p_models.add_argument("--config", help="TOML config file")
     p_models.set_defaults(func=models)
-    from modelyard.accounts.cli import add_parser as add_keys_parser
+    from modelyard.keys_cli import add_parser as add_keys_parser
 
     add_keys_parser(sub)
     args = parser.parse_args(argv)

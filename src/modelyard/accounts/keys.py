@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 
-import modelyard.accounts.schema  # noqa: F401  (registers the tables)
 from modelyard.accounts.periods import RESETS, period_start
 from modelyard.store.database import Database, Queries
 

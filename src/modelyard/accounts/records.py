@@ -22,7 +22,6 @@ from typing import Any
 
 import orjson
 
-import modelyard.accounts.schema  # noqa: F401  (registers the tables)
 from modelyard.core.money import to_nano, to_usd
 from modelyard.gateway.generation import Generation
 from modelyard.store.database import Database, DatabaseError
